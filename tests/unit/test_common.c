@@ -1,0 +1,143 @@
+/* common/: errors, strings, edit distance, paths. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/strbuf.h"
+#include "common/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void test_err(void **state)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+	char buf[128];
+
+	(void)state;
+	assert_int_equal(ferry_err_set_at(&err, FERRY_E_INVALID, "a.yaml", 3, 7, "bad %s", "x"), -1);
+	ferry_err_format(&err, buf, sizeof buf);
+	assert_string_equal(buf, "a.yaml:3:7: bad x");
+	ferry_err_prefix(&err, "loading %s: ", "plan");
+	assert_string_equal(err.msg, "loading plan: bad x");
+	ferry_err_set(&err, FERRY_E_TIMEOUT, "slow");
+	ferry_err_format(&err, buf, sizeof buf);
+	assert_string_equal(buf, "slow");
+	assert_true(ferry_err_retryable(err.code));
+	assert_false(ferry_err_retryable(FERRY_E_INVALID));
+	assert_string_equal(ferry_errcode_name(FERRY_E_NOT_FOUND), "not-found");
+	/* a NULL err is allowed and still returns -1 */
+	assert_int_equal(ferry_err_set(NULL, FERRY_E_IO, "x"), -1);
+}
+
+static void test_err_prefix_truncates(void **state)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+	char big[600];
+
+	(void)state;
+	memset(big, 'p', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	ferry_err_set(&err, FERRY_E_IO, "tail");
+	ferry_err_prefix(&err, "%s", big);
+	assert_int_equal(strlen(err.msg), FERRY_ERR_MSG_MAX - 1);
+}
+
+static void test_strbuf(void **state)
+{
+	struct ferry_sb sb = FERRY_SB_INIT;
+	char *s;
+
+	(void)state;
+	assert_string_equal(sb.buf, "");
+	ferry_sb_adds(&sb, "abc");
+	ferry_sb_addc(&sb, '-');
+	ferry_sb_addf(&sb, "%d/%s", 42, "x");
+	assert_string_equal(sb.buf, "abc-42/x");
+	assert_int_equal(sb.len, 8);
+	for (int i = 0; i < 1000; i++)
+		ferry_sb_addc(&sb, 'z');
+	assert_int_equal(sb.len, 1008);
+	ferry_sb_reset(&sb);
+	assert_string_equal(sb.buf, "");
+	ferry_sb_adds(&sb, "keep");
+	s = ferry_sb_detach(&sb);
+	assert_string_equal(s, "keep");
+	assert_string_equal(sb.buf, "");
+	free(s);
+	s = ferry_sb_detach(&sb); /* detaching an empty buffer gives a fresh "" */
+	assert_string_equal(s, "");
+	free(s);
+	ferry_sb_release(&sb);
+}
+
+static void test_edit_distance(void **state)
+{
+	(void)state;
+	assert_int_equal(ferry_edit_distance("", ""), 0);
+	assert_int_equal(ferry_edit_distance("validate", "validate"), 0);
+	assert_int_equal(ferry_edit_distance("validat", "validate"), 1);
+	assert_int_equal(ferry_edit_distance("wram", "warm"), 1); /* transposition */
+	assert_int_equal(ferry_edit_distance("kitten", "sitting"), 3);
+	assert_int_equal(ferry_edit_distance("", "abc"), 3);
+}
+
+static void test_nearest(void **state)
+{
+	static const char *const cmds[] = {"help", "version", "validate", "diff", "copy"};
+
+	(void)state;
+	assert_string_equal(ferry_nearest("valdate", cmds, 5), "validate");
+	assert_string_equal(ferry_nearest("hepl", cmds, 5), "help");
+	assert_string_equal(ferry_nearest("cpy", cmds, 5), "copy");
+	assert_null(ferry_nearest("frobnicate", cmds, 5));
+	assert_null(ferry_nearest("x", cmds, 0));
+}
+
+static void test_paths(void **state)
+{
+	char *p;
+
+	(void)state;
+	p = ferry_path_join("repo/", "/a.yaml");
+	assert_string_equal(p, "repo/a.yaml");
+	free(p);
+	p = ferry_path_join(".", "a.yaml");
+	assert_string_equal(p, "a.yaml");
+	free(p);
+	p = ferry_path_join("/", "etc");
+	assert_string_equal(p, "/etc");
+	free(p);
+	assert_true(ferry_ends_with("plan.yml", ".yml"));
+	assert_false(ferry_ends_with("yml", ".yml"));
+	assert_true(ferry_starts_with("https://x", "https://"));
+}
+
+static void test_grow(void **state)
+{
+	int *v = NULL;
+	size_t len = 0, cap = 0;
+
+	(void)state;
+	for (int i = 0; i < 100; i++)
+		*FERRY_PUSH(v, len, cap) = i;
+	assert_int_equal(len, 100);
+	assert_true(cap >= 100);
+	assert_int_equal(v[99], 99);
+	free(v);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_err),        cmocka_unit_test(test_err_prefix_truncates),
+		cmocka_unit_test(test_strbuf),     cmocka_unit_test(test_edit_distance),
+		cmocka_unit_test(test_nearest),    cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_grow),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
