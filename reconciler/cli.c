@@ -1,0 +1,167 @@
+#include "reconciler/cli.h"
+
+#include "common/log.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef FERRY_VERSION
+#define FERRY_VERSION "unknown"
+#endif
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const struct ferry_command commands[] = {
+	{"help", "show help for ferry or one of its commands",
+	 "usage: ferry help [COMMAND]\n\n"
+	 "Without COMMAND, list the commands. With COMMAND, show its help\n"
+	 "(the same as `ferry COMMAND --help`).\n",
+	 cmd_help, NULL},
+	{"version", "print ferry's version", "usage: ferry version\n", cmd_version, NULL},
+	{"validate", "check a tree of migration YAML and report what is wrong",
+	 "usage: ferry validate [-o text|json] DIR\n\n"
+	 "Load every *.yaml and *.yml file under DIR (recursively, multi-document\n"
+	 "files allowed): Provider, Host, NetworkMap, StorageMap, Plan, Migration,\n"
+	 "Hook (forklift.konveyor.io/v1beta1), Secret (v1) and Policy\n"
+	 "(ferry.dev/v1alpha1). Report every finding as\n\n"
+	 "    FILE:LINE:COL: Category: message [id]\n\n"
+	 "sorted by file and line, then a summary line.\n\n"
+	 "options:\n"
+	 "  -o, --output FORMAT   text (default) or json\n"
+	 "  -h, --help            show this help\n\n"
+	 "exit status: 0 no Critical or Error finding; 1 at least one;\n"
+	 "2 usage error or DIR cannot be read.\n",
+	 ferry_cmd_validate, NULL},
+	{"diff", "show the actions a reconcile would take now (dry run, for PR checks)",
+	 "usage: ferry diff [--repo URL|DIR] [--rev REV]\n", NULL, "the reconciler issue"},
+	{"reconcile", "run reconcile passes until nothing more can be done now",
+	 "usage: ferry reconcile --once [-c ferry.ini]\n", NULL, "the reconciler issue"},
+	{"run", "the daemon: poll or webhook-triggered reconcile, HTTP endpoints, workers",
+	 "usage: ferry run [-c ferry.ini]\n", NULL, "the reconciler issue"},
+	{"copy", "copy a disk between NBD endpoints and files (the data plane)",
+	 "usage: ferry copy [options] SRC DST\n", NULL, "the data-plane issue"},
+	{"get", "read status and inventory, kubectl-like",
+	 "usage: ferry get KIND [NAME] [-o yaml|json]\n", NULL, "the reconciler issue"},
+	{"describe", "show one object's status in detail",
+	 "usage: ferry describe KIND NAME\n", NULL, "the reconciler issue"},
+	{"inventory", "show what a provider sees: VMs, disks, networks, storage",
+	 "usage: ferry inventory [-c ferry.ini] NAMESPACE/PROVIDER [-o json]\n", NULL,
+	 "the provider issues"},
+	{"history", "print the audit trail of a plan from the status branch",
+	 "usage: ferry history [NAMESPACE/PLAN]\n", NULL, "the Git issue"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+static const struct ferry_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void print_overview(FILE *out)
+{
+	fprintf(out, "usage: ferry [--version] [--help] COMMAND [ARGS]\n\n"
+		     "ferry migrates virtual machines into KubeVirt from plans kept in Git.\n\n"
+		     "commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-10s %s%s\n", commands[i].name, commands[i].summary,
+			commands[i].run ? "" : " (not implemented yet)");
+	fprintf(out, "\nRun `ferry help COMMAND` for a command's options.\n");
+}
+
+static int unknown_command(const char *name)
+{
+	const char *names[NCOMMANDS];
+	const char *near;
+
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		names[i] = commands[i].name;
+	near = ferry_nearest(name, names, NCOMMANDS);
+	fprintf(stderr, "ferry: '%s' is not a ferry command.", name);
+	if (near)
+		fprintf(stderr, " Did you mean '%s'?", near);
+	fprintf(stderr, " See 'ferry help'.\n");
+	return FERRY_EXIT_USAGE;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct ferry_command *c;
+
+	if (argc < 2) {
+		print_overview(stdout);
+		return FERRY_EXIT_OK;
+	}
+	if (argc > 2) {
+		fputs(commands[0].usage, stderr);
+		return FERRY_EXIT_USAGE;
+	}
+	c = find_command(argv[1]);
+	if (!c)
+		return unknown_command(argv[1]);
+	fputs(c->usage, stdout);
+	if (!c->run)
+		printf("\n%s\n", "This command is not implemented yet.");
+	return FERRY_EXIT_OK;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1) {
+		fputs("usage: ferry version\n", stderr);
+		return FERRY_EXIT_USAGE;
+	}
+	printf("ferry %s\n", FERRY_VERSION);
+	return FERRY_EXIT_OK;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			return false;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	}
+	return false;
+}
+
+int ferry_cli_main(int argc, char **argv)
+{
+	const struct ferry_command *c;
+
+	ferry_log_init();
+	if (argc < 2) {
+		print_overview(stderr);
+		return FERRY_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		print_overview(stdout);
+		return FERRY_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version"))
+		return cmd_version(1, argv + 1);
+	if (argv[1][0] == '-') {
+		fprintf(stderr, "ferry: unknown option '%s'. See 'ferry help'.\n", argv[1]);
+		return FERRY_EXIT_USAGE;
+	}
+	c = find_command(argv[1]);
+	if (!c)
+		return unknown_command(argv[1]);
+	if (wants_help(argc - 1, argv + 1)) {
+		fputs(c->usage, stdout);
+		return FERRY_EXIT_OK;
+	}
+	if (!c->run) {
+		fprintf(stderr, "ferry %s: not implemented yet (arrives with %s)\n", c->name,
+			c->issue);
+		return FERRY_EXIT_USAGE;
+	}
+	return c->run(argc - 1, argv + 1);
+}

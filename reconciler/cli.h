@@ -1,0 +1,29 @@
+/* The `ferry` command line: one table of git-style subcommands.
+ *
+ * Exit codes, for every command: 0 ok; 1 the thing checked is not ok
+ * (findings, a failed migration); 2 usage or environment error.
+ */
+#ifndef FERRY_RECONCILER_CLI_H
+#define FERRY_RECONCILER_CLI_H
+
+enum {
+	FERRY_EXIT_OK = 0,
+	FERRY_EXIT_NOT_OK = 1,
+	FERRY_EXIT_USAGE = 2,
+};
+
+struct ferry_command {
+	const char *name;
+	const char *summary; /* one line for `ferry help` */
+	const char *usage;   /* full help text for `ferry help CMD` */
+	int (*run)(int argc, char **argv); /* NULL: not implemented yet */
+	const char *issue;                 /* what will bring it, when run is NULL */
+};
+
+/* Entry point used by main(). */
+int ferry_cli_main(int argc, char **argv);
+
+/* Subcommands. argv[0] is the subcommand name. */
+int ferry_cmd_validate(int argc, char **argv);
+
+#endif

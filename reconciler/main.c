@@ -1,0 +1,6 @@
+#include "reconciler/cli.h"
+
+int main(int argc, char **argv)
+{
+	return ferry_cli_main(argc, argv);
+}
