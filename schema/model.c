@@ -657,11 +657,24 @@ static void set_str(struct ferry_str *s, const char *v, const struct ferry_node 
 	s->pos = n->pos;
 }
 
-/* Position of a character inside a scalar, for errors found in its text
- * (templates, times). Exact for single-line plain and quoted scalars. */
+/* Characters (not bytes) in the first n bytes of s: libyaml counts columns
+ * in characters. */
+static int utf8_chars(const char *s, int n)
+{
+	int chars = 0;
+	for (int i = 0; i < n && s[i]; i++)
+		chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return chars;
+}
+
+/* Position of a byte of a scalar's text, for errors found inside it
+ * (templates, times, base64). Exact for plain scalars and for quoted ones
+ * without escapes on one line; for a block scalar, the line is the first
+ * line of its content and the column that of the indicator. */
 static struct ferry_pos inner_pos(const struct ferry_node *n, int line, int col)
 {
 	struct ferry_pos p = n->pos;
+	const char *text = n->u.scalar.text;
 
 	if (n->u.scalar.style == FERRY_SCALAR_BLOCK) {
 		p.line += line > 0 ? line : 1;
@@ -673,7 +686,7 @@ static struct ferry_pos inner_pos(const struct ferry_node *n, int line, int col)
 		return p;
 	}
 	if (col > 0)
-		p.col += col - 1 + (n->u.scalar.style == FERRY_SCALAR_QUOTED);
+		p.col += utf8_chars(text, col - 1) + (n->u.scalar.style == FERRY_SCALAR_QUOTED);
 	return p;
 }
 
@@ -912,8 +925,8 @@ static void unknown_field(struct dctx *c, const struct shape *sh, const struct f
 	for (size_t i = 0; i < sizeof misplaced / sizeof *misplaced; i++) {
 		if (!strcmp(c->kind, misplaced[i].kind) && !strcmp(full, misplaced[i].path)) {
 			ferry_findings_add(c->f, FERRY_CAT_WARNING, "schema.unknown-field", &k->pos,
-					   "%s: unknown field \"%s\" in %s, ignored: it belongs at %s",
-					   c->kind, full, c->kind, misplaced[i].hint);
+					   "%s: unknown field \"%s\", ignored: it belongs at %s",
+					   c->kind, full, misplaced[i].hint);
 			return;
 		}
 	}

@@ -347,6 +347,22 @@ static void free_doc_partial(struct builder *b)
 	b->depth = 0;
 }
 
+/* libyaml's reader errors (bad UTF-8, control characters) carry a byte
+ * offset instead of a mark; turn it into a line and a character column. */
+static void offset_pos(const char *data, size_t len, size_t offset, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < offset && i < len; i++) {
+		if (data[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else if (((unsigned char)data[i] & 0xc0) != 0x80) {
+			(*col)++;
+		}
+	}
+}
+
 int ferry_yaml_parse(const char *file, const char *data, size_t len, struct ferry_doc ***docs,
 		     size_t *ndocs, ferry_yaml_warn_fn warn, void *warn_arg,
 		     struct ferry_err *err)
@@ -376,6 +392,8 @@ int ferry_yaml_parse(const char *file, const char *data, size_t len, struct ferr
 		if (!yaml_parser_parse(&parser, &ev)) {
 			int line = (int)parser.problem_mark.line + 1;
 			int col = (int)parser.problem_mark.column + 1;
+			if (parser.error == YAML_READER_ERROR)
+				offset_pos(data, len, parser.problem_offset, &line, &col);
 			if (parser.context)
 				ferry_err_set_at(err, FERRY_E_INVALID, file, line, col,
 						 "YAML syntax: %s %s (line %d)", parser.problem,

@@ -96,12 +96,12 @@ static void check_providers(const struct ferry_model *m, struct ferry_findings *
 			continue;
 		if (!local && (!url || !*url))
 			ferry_findings_add(f, FERRY_CAT_ERROR, "provider.url.missing", &p->obj.pos,
-					   "Provider %s/%s: a %s provider needs spec.url", p->obj.ns,
+					   "Provider %s/%s: a provider of type %s needs spec.url", p->obj.ns,
 					   p->obj.name, type);
 		if (!local && !p->spec.secret.set && !type_is(p, "ova"))
 			ferry_findings_add(f, FERRY_CAT_ERROR, "provider.secret.missing",
 					   &p->obj.pos,
-					   "Provider %s/%s: a %s provider needs spec.secret naming "
+					   "Provider %s/%s: a provider of type %s needs spec.secret naming "
 					   "its credentials (namespace/name in the secrets directory)",
 					   p->obj.ns, p->obj.name, type);
 		if (url && *url && !type_is(p, "ova") && !ferry_starts_with(url, "https://") &&
@@ -295,12 +295,12 @@ static bool ref_eq(const struct ferry_ref *a, const struct ferry_obj *af, const 
 }
 
 static void check_map_providers(struct ferry_findings *f, const struct ferry_plan *p,
-				const struct ferry_provider_pair *mp, const struct ferry_obj *map,
-				const char *id)
+				const struct ferry_ref *ref, const struct ferry_provider_pair *mp,
+				const struct ferry_obj *map, const char *id)
 {
 	if (!ref_eq(&p->spec.provider.source, &p->obj, &mp->source, map) ||
 	    !ref_eq(&p->spec.provider.destination, &p->obj, &mp->destination, map))
-		ferry_findings_add(f, FERRY_CAT_CRITICAL, id, &p->spec.map.pos,
+		ferry_findings_add(f, FERRY_CAT_CRITICAL, id, &ref->pos,
 				   "Plan %s/%s: %s %s/%s maps between other providers than the "
 				   "plan's",
 				   p->obj.ns, p->obj.name, ferry_kind_name(map->kind), map->ns,
@@ -404,11 +404,13 @@ static void check_plans(const struct ferry_model *m, struct ferry_findings *f)
 		sm = resolve(m, f, &p->obj, &p->spec.map.storage, FERRY_KIND_STORAGEMAP,
 			     FERRY_CAT_CRITICAL, "plan.storage-map.not-found", "storage map");
 		if (nm)
-			check_map_providers(f, p, &((const struct ferry_networkmap *)nm)->spec.provider,
-					    nm, "plan.network-map.providers");
+			check_map_providers(f, p, &p->spec.map.network,
+					    &((const struct ferry_networkmap *)nm)->spec.provider, nm,
+					    "plan.network-map.providers");
 		if (sm)
-			check_map_providers(f, p, &((const struct ferry_storagemap *)sm)->spec.provider,
-					    sm, "plan.storage-map.providers");
+			check_map_providers(f, p, &p->spec.map.storage,
+					    &((const struct ferry_storagemap *)sm)->spec.provider, sm,
+					    "plan.storage-map.providers");
 		if (p->spec.warm.set && type &&
 		    (p->spec.warm.v != !strcmp(type, "warm")))
 			ferry_findings_add(f, FERRY_CAT_ERROR, "plan.type.conflict",
@@ -511,8 +513,10 @@ static void check_migrations(const struct ferry_model *m, struct ferry_findings 
  * vendor secrets, SSH keys, kubernetes.io secret types). */
 static bool credential_key(const char *key)
 {
+	/* Public material (cacert, thumbprint, url) is not a credential; a user
+	 * name is half of one. */
 	static const char *const words[] = {"password", "token", "secret", "key", "credential",
-					    "passphrase", "cert", "user", "thumbprint", NULL};
+					    "passphrase", "user", NULL};
 	char lower[128];
 	size_t n = 0;
 

@@ -44,10 +44,10 @@ expect validate-missing 2 "no-such-dir" -- validate "$tmp/no-such-dir"
 
 # a clean tree exits 0, a tree with an Error exits 1, with the location
 mkdir -p "$tmp/ok" "$tmp/bad"
-printf 'apiVersion: forklift.konveyor.io/v1beta1\nkind: Hook\nmetadata: {name: h, namespace: n}\nspec: {image: quay.io/x/y}\n' >"$tmp/ok/h.yaml"
-printf 'apiVersion: forklift.konveyor.io/v1beta1\nkind: Hook\nmetadata: {name: h, namespace: n}\nspec: {image: quay.io/x/y, deadline: -1}\n' >"$tmp/bad/h.yaml"
+printf 'apiVersion: forklift.konveyor.io/v1beta1\nkind: Hook\nmetadata: {name: h, namespace: ns}\nspec: {image: quay.io/x/y}\n' >"$tmp/ok/h.yaml"
+printf 'apiVersion: forklift.konveyor.io/v1beta1\nkind: Hook\nmetadata: {name: h, namespace: ns}\nspec: {image: quay.io/x/y, deadline: -1}\n' >"$tmp/bad/h.yaml"
 expect validate-ok 0 "1 file, 1 object: 0 critical, 0 errors" -- validate "$tmp/ok"
-expect validate-bad 1 "bad/h.yaml:4:7: Error: Hook n/h: deadline is a positive number of seconds \[hook.deadline.invalid\]" -- validate "$tmp/bad"
+expect validate-bad 1 "bad/h.yaml:4:38: Error: Hook ns/h: deadline is a positive number of seconds \[hook.deadline.invalid\]" -- validate "$tmp/bad"
 expect options-after-dir 1 '"id": "hook.deadline.invalid"' -- validate "$tmp/bad" -o json
 expect validate-json 1 '"id": "hook.deadline.invalid"' -- validate -o json "$tmp/bad"
 

@@ -447,6 +447,16 @@ static void test_misplaced_hint_is_per_kind(void **state)
 			    "Hook: unknown field \"metadata.targetNamespace\", ignored");
 }
 
+static void test_template_column_counts_characters(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* "día" is 4 bytes but 3 columns; libyaml counts columns in characters */
+	load(fx, PROVIDERS PLAN_HEAD "  pvcNameTemplate: d\xc3\xad" "a-{{.VMName}}\n  vms: [{id: vm-1}]\n");
+	assert_int_equal(find(fx, "template.unknown-variable")->line, 39);
+	assert_int_equal(find(fx, "template.unknown-variable")->col, 26); /* the "." of .VMName */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -468,6 +478,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_spec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_provider_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_misplaced_hint_is_per_kind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_template_column_counts_characters, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

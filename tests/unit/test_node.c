@@ -269,6 +269,22 @@ static void test_size_limit(void **state)
 	assert_int_equal(n, 0);
 }
 
+static void test_reader_error_position(void **state)
+{
+	struct warns w = {0};
+	struct ferry_err err = FERRY_ERR_INIT;
+	size_t n;
+	int rc;
+	/* an invalid UTF-8 byte on line 2, after a two-byte character */
+	struct ferry_doc **d = parse("a: 1\nb: \xc3\xa9x\xff\n", &n, &w, &err, &rc);
+
+	(void)state;
+	assert_int_equal(rc, -1);
+	assert_int_equal(err.line, 2);
+	assert_int_equal(err.col, 6);
+	ferry_docs_free(d, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_scalar_resolution),
 		cmocka_unit_test(test_size_limit),
+		cmocka_unit_test(test_reader_error_position),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
