@@ -26,8 +26,8 @@ void *ferry_grow(void *array, size_t *cap, size_t need, size_t size);
 
 /* Append one element to a (ptr, len, cap) triple and return its address,
  * zero-filled. Usage: struct x *e = FERRY_PUSH(v.items, v.len, v.cap); */
-#define FERRY_PUSH(ptr, len, cap)                                                      \
-	((ptr) = ferry_grow((ptr), &(cap), (len) + 1, sizeof *(ptr)),                  \
+#define FERRY_PUSH(ptr, len, cap)                                                                  \
+	((ptr) = ferry_grow((ptr), &(cap), (len) + 1, sizeof *(ptr)),                              \
 	 memset(&(ptr)[(len)], 0, sizeof *(ptr)), &(ptr)[(len)++])
 
 #endif

@@ -27,8 +27,8 @@ int ferry_err_set(struct ferry_err *err, enum ferry_errcode code, const char *fm
 	return -1;
 }
 
-int ferry_err_set_at(struct ferry_err *err, enum ferry_errcode code, const char *file,
-		     int line, int col, const char *fmt, ...)
+int ferry_err_set_at(struct ferry_err *err, enum ferry_errcode code, const char *file, int line,
+		     int col, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -16,19 +16,19 @@ enum ferry_errcode {
 	FERRY_OK = 0,
 	FERRY_E_INVALID,     /* bad input: fix the input, retrying won't help */
 	FERRY_E_NOT_FOUND,   /* a named thing does not exist */
-	FERRY_E_EXISTS,      /* it exists already */
-	FERRY_E_AUTH,        /* credentials refused */
+	FERRY_E_EXISTS,	     /* it exists already */
+	FERRY_E_AUTH,	     /* credentials refused */
 	FERRY_E_CERTIFICATE, /* TLS peer not trusted */
 	FERRY_E_TIMEOUT,     /* gave up waiting; may succeed later */
 	FERRY_E_RETRYABLE,   /* transient: try again (with backoff) */
 	FERRY_E_UNSUPPORTED, /* valid request this build/peer cannot do */
 	FERRY_E_CONFLICT,    /* lost a race with another writer */
-	FERRY_E_IO,          /* local I/O failure (errno in the message) */
-	FERRY_E_LIMIT,       /* input exceeds a size/depth/count limit */
+	FERRY_E_IO,	     /* local I/O failure (errno in the message) */
+	FERRY_E_LIMIT,	     /* input exceeds a size/depth/count limit */
 	FERRY_E_INTERNAL,    /* a bug in ferry */
 };
 
-#define FERRY_ERR_MSG_MAX 512
+#define FERRY_ERR_MSG_MAX  512
 #define FERRY_ERR_FILE_MAX 256
 
 struct ferry_err {
@@ -39,7 +39,10 @@ struct ferry_err {
 	char msg[FERRY_ERR_MSG_MAX];
 };
 
-#define FERRY_ERR_INIT {FERRY_OK, 0, 0, "", ""}
+#define FERRY_ERR_INIT                                                                             \
+	{                                                                                          \
+		FERRY_OK, 0, 0, "", ""                                                             \
+	}
 
 /* Set code and message (printf-style). Always returns -1 so that callers can
  * write `return ferry_err_set(err, ...);`. err may be NULL. */
@@ -47,9 +50,8 @@ int ferry_err_set(struct ferry_err *err, enum ferry_errcode code, const char *fm
 	__attribute__((format(printf, 3, 4)));
 
 /* Same, with a location in a user's file. */
-int ferry_err_set_at(struct ferry_err *err, enum ferry_errcode code, const char *file,
-		     int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+int ferry_err_set_at(struct ferry_err *err, enum ferry_errcode code, const char *file, int line,
+		     int col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Prefix the existing message with context ("loading x: " + old message). */
 int ferry_err_prefix(struct ferry_err *err, const char *fmt, ...)

@@ -24,8 +24,8 @@ void ferry_log(enum ferry_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 #define ferry_error(...) ferry_log(FERRY_LOG_ERROR, __VA_ARGS__)
-#define ferry_warn(...) ferry_log(FERRY_LOG_WARN, __VA_ARGS__)
-#define ferry_info(...) ferry_log(FERRY_LOG_INFO, __VA_ARGS__)
+#define ferry_warn(...)	 ferry_log(FERRY_LOG_WARN, __VA_ARGS__)
+#define ferry_info(...)	 ferry_log(FERRY_LOG_INFO, __VA_ARGS__)
 #define ferry_debug(...) ferry_log(FERRY_LOG_DEBUG, __VA_ARGS__)
 
 #endif

@@ -16,7 +16,10 @@ struct ferry_sb {
 	size_t cap;
 };
 
-#define FERRY_SB_INIT {ferry_sb_empty, 0, 0}
+#define FERRY_SB_INIT                                                                              \
+	{                                                                                          \
+		ferry_sb_empty, 0, 0                                                               \
+	}
 extern char ferry_sb_empty[];
 
 void ferry_sb_init(struct ferry_sb *sb);

@@ -81,17 +81,17 @@ static bool read_digits(const char *s, size_t *p, int n, int *val)
 	return true;
 }
 
-#define EXPECT_DIGITS(n, var, what)                                                     \
-	do {                                                                            \
-		if (!read_digits(s, &p, (n), &(var)))                                   \
-			return fail(err, p, "expected %s", (what));                  \
+#define EXPECT_DIGITS(n, var, what)                                                                \
+	do {                                                                                       \
+		if (!read_digits(s, &p, (n), &(var)))                                              \
+			return fail(err, p, "expected %s", (what));                                \
 	} while (0)
 
-#define EXPECT_CHAR(c, what)                                                            \
-	do {                                                                            \
-		if (s[p] != (c))                                                        \
-			return fail(err, p, "expected %s", (what));                  \
-		p++;                                                                    \
+#define EXPECT_CHAR(c, what)                                                                       \
+	do {                                                                                       \
+		if (s[p] != (c))                                                                   \
+			return fail(err, p, "expected %s", (what));                                \
+		p++;                                                                               \
 	} while (0)
 
 int ferry_time_parse(const char *s, struct ferry_time *out, struct ferry_err *err)
@@ -183,8 +183,9 @@ int ferry_time_parse(const char *s, struct ferry_time *out, struct ferry_err *er
 		 * midnight that starts a month. */
 		civil_from_days(t / 86400, &y, &m, &d);
 		if (t % 86400 != 0 || d != 1)
-			return fail(err, sec_at, "leap second 60 is only valid at 23:59:60 UTC "
-						 "on the last day of a month");
+			return fail(err, sec_at,
+				    "leap second 60 is only valid at 23:59:60 UTC "
+				    "on the last day of a month");
 		t -= 1;
 		nsec = 999999999;
 	}

@@ -20,8 +20,8 @@
 #include "common/err.h"
 
 struct ferry_time {
-	int64_t sec;        /* Unix seconds, UTC */
-	int32_t nsec;       /* 0..999999999 */
+	int64_t sec;	    /* Unix seconds, UTC */
+	int32_t nsec;	    /* 0..999999999 */
 	int16_t offset_min; /* offset the text was written with, minutes east
 			     * of UTC (informational: sec/nsec are already UTC) */
 };

@@ -9,7 +9,8 @@ bool ferry_starts_with(const char *s, const char *prefix);
 bool ferry_ends_with(const char *s, const char *suffix);
 
 /* Edit distance (insert, delete, substitute, swap two adjacent characters;
- * each cost 1) between two short strings; strings longer than 64 bytes compare as "far" (returns 64). */
+ * each cost 1) between two short strings; strings longer than 64 bytes compare as "far" (returns
+ * 64). */
 unsigned ferry_edit_distance(const char *a, const char *b);
 
 /* Of the n candidate strings, the one nearest to `word` if it is close enough

@@ -14,10 +14,10 @@ enum {
 
 struct ferry_command {
 	const char *name;
-	const char *summary; /* one line for `ferry help` */
-	const char *usage;   /* full help text for `ferry help CMD` */
+	const char *summary;		   /* one line for `ferry help` */
+	const char *usage;		   /* full help text for `ferry help CMD` */
 	int (*run)(int argc, char **argv); /* NULL: not implemented yet */
-	const char *issue;                 /* what will bring it, when run is NULL */
+	const char *issue;		   /* what will bring it, when run is NULL */
 };
 
 /* Entry point used by main(). */

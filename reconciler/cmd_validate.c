@@ -28,7 +28,9 @@ int ferry_cmd_validate(int argc, char **argv)
 			if (!strcmp(optarg, "json")) {
 				json = true;
 			} else if (strcmp(optarg, "text")) {
-				fprintf(stderr, "ferry validate: unknown output format '%s' (text or json)\n",
+				fprintf(stderr,
+					"ferry validate: unknown output format '%s' (text or "
+					"json)\n",
 					optarg);
 				return FERRY_EXIT_USAGE;
 			}

@@ -66,7 +66,8 @@ size_t ferry_findings_count(const struct ferry_findings *f, enum ferry_category 
 
 bool ferry_findings_blocking(const struct ferry_findings *f)
 {
-	return ferry_findings_count(f, FERRY_CAT_CRITICAL) + ferry_findings_count(f, FERRY_CAT_ERROR) >
+	return ferry_findings_count(f, FERRY_CAT_CRITICAL) +
+		       ferry_findings_count(f, FERRY_CAT_ERROR) >
 	       0;
 }
 

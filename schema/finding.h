@@ -19,7 +19,7 @@ enum ferry_category {
 	FERRY_CAT_CRITICAL, /* blocks the migration of what it concerns */
 	FERRY_CAT_ERROR,    /* the input is wrong; nothing acts on it */
 	FERRY_CAT_WARNING,  /* probably a mistake; does not block */
-	FERRY_CAT_INFO,     /* worth knowing */
+	FERRY_CAT_INFO,	    /* worth knowing */
 };
 
 struct ferry_finding {
@@ -35,7 +35,10 @@ struct ferry_findings {
 	size_t len, cap;
 };
 
-#define FERRY_FINDINGS_INIT {NULL, 0, 0}
+#define FERRY_FINDINGS_INIT                                                                        \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void ferry_findings_add(struct ferry_findings *f, enum ferry_category cat, const char *id,
 			const struct ferry_pos *pos, const char *fmt, ...)

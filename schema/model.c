@@ -18,20 +18,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FORKLIFT_API "forklift.konveyor.io/v1beta1"
+#define FORKLIFT_API   "forklift.konveyor.io/v1beta1"
 #define FORKLIFT_GROUP "forklift.konveyor.io"
-#define FERRY_API "ferry.dev/v1alpha1"
-#define FERRY_GROUP "ferry.dev"
+#define FERRY_API      "ferry.dev/v1alpha1"
+#define FERRY_GROUP    "ferry.dev"
 
 /* ------------------------------------------------------------------------ */
 /* Field tables                                                             */
 
 enum ftype {
-	T_STR,      /* string */
-	T_ENUM,     /* string from `values` */
-	T_NAME,     /* string, RFC 1123 subdomain */
+	T_STR,	    /* string */
+	T_ENUM,	    /* string from `values` */
+	T_NAME,	    /* string, RFC 1123 subdomain */
 	T_LABEL,    /* string, RFC 1123 label */
-	T_TIME,     /* string, RFC 3339 with offset */
+	T_TIME,	    /* string, RFC 3339 with offset */
 	T_BASE64,   /* string, standard base64 */
 	T_TEMPLATE, /* string, Go template using the variables in `values` */
 	T_BOOL,
@@ -39,7 +39,7 @@ enum ftype {
 	T_STRMAP,  /* mapping of string to string */
 	T_OPAQUE,  /* any subtree, kept as written */
 	T_STRUCT,  /* mapping decoded with `sub` */
-	T_LIST,    /* sequence of `sub` mappings */
+	T_LIST,	   /* sequence of `sub` mappings */
 	T_STRLIST, /* sequence of strings */
 	T_IGNORE,  /* accepted and not read (server-populated metadata) */
 };
@@ -65,24 +65,42 @@ struct field {
 #define NONE ((size_t)-1)
 
 struct shape {
-	size_t size;    /* of one element, for lists */
+	size_t size;	/* of one element, for lists */
 	size_t set_off; /* offset of `bool set`, or NONE */
 	size_t pos_off; /* offset of `struct ferry_pos pos`, or NONE */
 	const struct field *fields;
 };
 
-#define END {NULL, T_IGNORE, 0, NULL, NULL, 0, NULL}
+#define END                                                                                        \
+	{                                                                                          \
+		NULL, T_IGNORE, 0, NULL, NULL, 0, NULL                                             \
+	}
 
 /* Offsets inside a nested (possibly anonymous) struct: member m of base in T. */
 #define OFF(T, base, m) (offsetof(T, base.m) - offsetof(T, base))
-#define F(name, type, off) {name, type, off, NULL, NULL, 0, NULL}
-#define FR(name, type, off) {name, type, off, NULL, NULL, F_REQUIRED, NULL}
-#define FE(name, off, vals) {name, T_ENUM, off, NULL, vals, 0, NULL}
-#define FS(name, type, off, sub) {name, type, off, sub, NULL, 0, NULL}
-#define FT(name, off, vars) {name, T_TEMPLATE, off, NULL, vars, 0, NULL}
+#define F(name, type, off)                                                                         \
+	{                                                                                          \
+		name, type, off, NULL, NULL, 0, NULL                                               \
+	}
+#define FR(name, type, off)                                                                        \
+	{                                                                                          \
+		name, type, off, NULL, NULL, F_REQUIRED, NULL                                      \
+	}
+#define FE(name, off, vals)                                                                        \
+	{                                                                                          \
+		name, T_ENUM, off, NULL, vals, 0, NULL                                             \
+	}
+#define FS(name, type, off, sub)                                                                   \
+	{                                                                                          \
+		name, type, off, sub, NULL, 0, NULL                                                \
+	}
+#define FT(name, off, vars)                                                                        \
+	{                                                                                          \
+		name, T_TEMPLATE, off, NULL, vars, 0, NULL                                         \
+	}
 
-static const char *const provider_types[] = {"openshift", "vsphere", "ovirt", "openstack", "ova",
-					     "ec2", "hyperv", "nutanix", NULL};
+static const char *const provider_types[] = {"openshift", "vsphere", "ovirt",	"openstack", "ova",
+					     "ec2",	  "hyperv",  "nutanix", NULL};
 static const char *const sdk_endpoints[] = {"vcenter", "esxi", NULL};
 static const char *const clone_methods[] = {"vib", "ssh", NULL};
 static const char *const prism_types[] = {"central", "element", NULL};
@@ -92,22 +110,33 @@ static const char *const source_network_types[] = {"pod", "multus", NULL};
 static const char *const volume_modes[] = {"Filesystem", "Block", NULL};
 static const char *const access_modes[] = {"ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany",
 					   "ReadWriteOncePod", NULL};
-static const char *const vendor_products[] = {"vantara", "ontap", "primera3par",
-					      "pureFlashArray", "powerflex", "powermax",
-					      "powerstore", "infinibox", "flashsystem", NULL};
+static const char *const vendor_products[] = {
+	"vantara",  "ontap",	  "primera3par", "pureFlashArray", "powerflex",
+	"powermax", "powerstore", "infinibox",	 "flashsystem",	   NULL};
 static const char *const csi_vendor_products[] = {"primera3par", "ontap", NULL};
 static const char *const migration_types[] = {"cold", "warm", "live", "conversion", NULL};
 static const char *const power_states[] = {"on", "off", "auto", NULL};
 static const char *const hook_steps[] = {"PreHook", "PostHook", NULL};
 static const char *const rule_categories[] = {"Critical", "Warning", "Information", NULL};
 
-const char *const ferry_pvc_template_vars[] = {
-	"VmName",      "TargetVmName",  "PlanName",           "DiskIndex", "VmId",
-	"WinDriveLetter", "RootDiskIndex", "Shared",           "FileName",  "SourcePVCName",
-	"SourcePVCNamespace", "VolumeID", "SnapshotID",        "DiskId",    NULL};
+const char *const ferry_pvc_template_vars[] = {"VmName",
+					       "TargetVmName",
+					       "PlanName",
+					       "DiskIndex",
+					       "VmId",
+					       "WinDriveLetter",
+					       "RootDiskIndex",
+					       "Shared",
+					       "FileName",
+					       "SourcePVCName",
+					       "SourcePVCNamespace",
+					       "VolumeID",
+					       "SnapshotID",
+					       "DiskId",
+					       NULL};
 const char *const ferry_volume_template_vars[] = {"PVCName", "VolumeIndex", NULL};
-const char *const ferry_network_template_vars[] = {"NetworkName", "NetworkNamespace",
-						   "NetworkType", "NetworkIndex", NULL};
+const char *const ferry_network_template_vars[] = {"NetworkName", "NetworkNamespace", "NetworkType",
+						   "NetworkIndex", NULL};
 
 /* ObjectReference, plus ref.Ref's id and type. */
 static const struct field ref_fields[] = {
@@ -156,12 +185,17 @@ static const struct field meta_fields[] = {
 static const struct shape meta_shape = {sizeof(struct ferry_meta), offsetof(struct ferry_meta, set),
 					offsetof(struct ferry_meta, pos), meta_fields};
 
-#define STATUS_FIELD {"status", T_IGNORE, 0, NULL, NULL, F_STATUS, NULL}
-#define HEADER_FIELDS(T)                                                                      \
-	FR("apiVersion", T_STR, offsetof(T, obj.api_version)),                                \
-		FR("kind", T_STR, offsetof(T, obj.kind_name)),                                \
-		{"metadata", T_STRUCT, offsetof(T, obj.metadata), &meta_shape, NULL, F_REQUIRED, \
-		 NULL}
+#define STATUS_FIELD                                                                               \
+	{                                                                                          \
+		"status", T_IGNORE, 0, NULL, NULL, F_STATUS, NULL                                  \
+	}
+#define HEADER_FIELDS(T)                                                                           \
+	FR("apiVersion", T_STR, offsetof(T, obj.api_version)),                                     \
+		FR("kind", T_STR, offsetof(T, obj.kind_name)),                                     \
+	{                                                                                          \
+		"metadata", T_STRUCT, offsetof(T, obj.metadata), &meta_shape, NULL, F_REQUIRED,    \
+			NULL                                                                       \
+	}
 
 /* Provider */
 #define PS(m) OFF(struct ferry_provider, spec.settings, m)
@@ -552,19 +586,34 @@ struct kind_info {
 };
 
 static const struct kind_info kinds[FERRY_KIND_COUNT] = {
-	[FERRY_KIND_PROVIDER] = {"Provider", FORKLIFT_API,
+	[FERRY_KIND_PROVIDER] = {"Provider",
+				 FORKLIFT_API,
 				 {sizeof(struct ferry_provider), NONE, NONE, provider_fields}},
-	[FERRY_KIND_HOST] = {"Host", FORKLIFT_API, {sizeof(struct ferry_host), NONE, NONE, host_fields}},
-	[FERRY_KIND_NETWORKMAP] = {"NetworkMap", FORKLIFT_API,
-				   {sizeof(struct ferry_networkmap), NONE, NONE, networkmap_fields}},
-	[FERRY_KIND_STORAGEMAP] = {"StorageMap", FORKLIFT_API,
-				   {sizeof(struct ferry_storagemap), NONE, NONE, storagemap_fields}},
-	[FERRY_KIND_PLAN] = {"Plan", FORKLIFT_API, {sizeof(struct ferry_plan), NONE, NONE, plan_fields}},
-	[FERRY_KIND_MIGRATION] = {"Migration", FORKLIFT_API,
+	[FERRY_KIND_HOST] = {"Host",
+			     FORKLIFT_API,
+			     {sizeof(struct ferry_host), NONE, NONE, host_fields}},
+	[FERRY_KIND_NETWORKMAP] = {"NetworkMap",
+				   FORKLIFT_API,
+				   {sizeof(struct ferry_networkmap), NONE, NONE,
+				    networkmap_fields}},
+	[FERRY_KIND_STORAGEMAP] = {"StorageMap",
+				   FORKLIFT_API,
+				   {sizeof(struct ferry_storagemap), NONE, NONE,
+				    storagemap_fields}},
+	[FERRY_KIND_PLAN] = {"Plan",
+			     FORKLIFT_API,
+			     {sizeof(struct ferry_plan), NONE, NONE, plan_fields}},
+	[FERRY_KIND_MIGRATION] = {"Migration",
+				  FORKLIFT_API,
 				  {sizeof(struct ferry_migration), NONE, NONE, migration_fields}},
-	[FERRY_KIND_HOOK] = {"Hook", FORKLIFT_API, {sizeof(struct ferry_hook), NONE, NONE, hook_fields}},
-	[FERRY_KIND_SECRET] = {"Secret", "v1", {sizeof(struct ferry_secret), NONE, NONE, secret_fields}},
-	[FERRY_KIND_POLICY] = {"Policy", FERRY_API,
+	[FERRY_KIND_HOOK] = {"Hook",
+			     FORKLIFT_API,
+			     {sizeof(struct ferry_hook), NONE, NONE, hook_fields}},
+	[FERRY_KIND_SECRET] = {"Secret",
+			       "v1",
+			       {sizeof(struct ferry_secret), NONE, NONE, secret_fields}},
+	[FERRY_KIND_POLICY] = {"Policy",
+			       FERRY_API,
 			       {sizeof(struct ferry_policy), NONE, NONE, policy_fields}},
 };
 
@@ -633,20 +682,19 @@ static bool read_string(struct dctx *c, const struct ferry_node *n, const char *
 	*out = NULL;
 	if (n->kind != FERRY_NODE_SCALAR) {
 		ferry_findings_add(c->f, FERRY_CAT_ERROR, "schema.type", &n->pos,
-				   "%s: expected a string, found %s", path, ferry_node_kind_name(n));
+				   "%s: expected a string, found %s", path,
+				   ferry_node_kind_name(n));
 		return false;
 	}
 	switch (ferry_scalar_resolve(n)) {
-	case FERRY_SCALAR_NULL:
-		return true;
-	case FERRY_SCALAR_STR:
-		*out = n->u.scalar.text;
-		return true;
+	case FERRY_SCALAR_NULL: return true;
+	case FERRY_SCALAR_STR: *out = n->u.scalar.text; return true;
 	default:
 		ferry_findings_add(c->f, FERRY_CAT_ERROR, "schema.type", &n->pos,
 				   "%s: expected a string, found %s `%s` (Kubernetes reads it "
 				   "unquoted as that type); quote it: \"%s\"",
-				   path, ferry_node_kind_name(n), n->u.scalar.text, n->u.scalar.text);
+				   path, ferry_node_kind_name(n), n->u.scalar.text,
+				   n->u.scalar.text);
 		return false;
 	}
 }
@@ -715,9 +763,10 @@ static void check_template(struct dctx *c, const struct field *fd, const struct 
 		near = ferry_nearest(var, fd->values, count_values(fd->values));
 		join_values(&known, fd->values, ".");
 		if (near)
-			ferry_findings_add(c->f, FERRY_CAT_ERROR, "template.unknown-variable", &p,
-					   "%s: unknown variable .%s; did you mean .%s? (known: %s)",
-					   path, var, near, known.buf);
+			ferry_findings_add(
+				c->f, FERRY_CAT_ERROR, "template.unknown-variable", &p,
+				"%s: unknown variable .%s; did you mean .%s? (known: %s)", path,
+				var, near, known.buf);
 		else
 			ferry_findings_add(c->f, FERRY_CAT_ERROR, "template.unknown-variable", &p,
 					   "%s: unknown variable .%s (known: %s)", path, var,
@@ -767,10 +816,11 @@ static void decode_string_field(struct dctx *c, const struct field *fd, const st
 		struct ferry_time t;
 		if (ferry_time_parse(v, &t, &err)) {
 			struct ferry_pos p = inner_pos(n, 1, err.col);
-			ferry_findings_add(c->f, FERRY_CAT_ERROR, "schema.time", &p,
-					   "%s: \"%s\" is not an RFC 3339 time (ISO 8601 with a UTC "
-					   "offset, e.g. 2024-04-04T01:23:45.678+09:00): %s",
-					   path, v, err.msg);
+			ferry_findings_add(
+				c->f, FERRY_CAT_ERROR, "schema.time", &p,
+				"%s: \"%s\" is not an RFC 3339 time (ISO 8601 with a UTC "
+				"offset, e.g. 2024-04-04T01:23:45.678+09:00): %s",
+				path, v, err.msg);
 		}
 		break;
 	}
@@ -785,11 +835,8 @@ static void decode_string_field(struct dctx *c, const struct field *fd, const st
 					   path, err.msg);
 		}
 		break;
-	case T_TEMPLATE:
-		check_template(c, fd, n, path, v);
-		break;
-	default:
-		break;
+	case T_TEMPLATE: check_template(c, fd, n, path, v); break;
+	default: break;
 	}
 }
 
@@ -833,7 +880,8 @@ static void decode_int(struct dctx *c, const struct ferry_node *n, const char *p
 	if (n->kind != FERRY_NODE_SCALAR || ferry_scalar_resolve(n) != FERRY_SCALAR_INT ||
 	    !ferry_scalar_int(n, &v)) {
 		ferry_findings_add(c->f, FERRY_CAT_ERROR, "schema.type", &n->pos,
-				   "%s: expected an integer, found %s", path, ferry_node_kind_name(n));
+				   "%s: expected an integer, found %s", path,
+				   ferry_node_kind_name(n));
 		return;
 	}
 	out->set = true;
@@ -935,8 +983,8 @@ static void unknown_field(struct dctx *c, const struct shape *sh, const struct f
 	near = ferry_nearest(name, names, nn);
 	if (near)
 		ferry_findings_add(c->f, FERRY_CAT_WARNING, "schema.unknown-field", &k->pos,
-				   "%s: unknown field \"%s\", ignored; did you mean \"%s\"?", c->kind,
-				   full, near);
+				   "%s: unknown field \"%s\", ignored; did you mean \"%s\"?",
+				   c->kind, full, near);
 	else
 		ferry_findings_add(c->f, FERRY_CAT_WARNING, "schema.unknown-field", &k->pos,
 				   "%s: unknown field \"%s\", ignored", c->kind, full);
@@ -964,18 +1012,10 @@ static void decode_field(struct dctx *c, const struct field *fd, const struct fe
 	case T_LABEL:
 	case T_TIME:
 	case T_BASE64:
-	case T_TEMPLATE:
-		decode_string_field(c, fd, v, path, at);
-		break;
-	case T_BOOL:
-		decode_bool(c, v, path, at);
-		break;
-	case T_INT:
-		decode_int(c, v, path, at);
-		break;
-	case T_STRMAP:
-		decode_strmap(c, v, path, at);
-		break;
+	case T_TEMPLATE: decode_string_field(c, fd, v, path, at); break;
+	case T_BOOL: decode_bool(c, v, path, at); break;
+	case T_INT: decode_int(c, v, path, at); break;
+	case T_STRMAP: decode_strmap(c, v, path, at); break;
 	case T_OPAQUE:
 		if (!ferry_node_is_null(v))
 			((struct ferry_opaque *)at)->node = v;
@@ -985,11 +1025,8 @@ static void decode_field(struct dctx *c, const struct field *fd, const struct fe
 			decode_struct(c, fd->sub, v, path, at);
 		break;
 	case T_LIST:
-	case T_STRLIST:
-		decode_list(c, fd, v, path, at);
-		break;
-	case T_IGNORE:
-		break;
+	case T_STRLIST: decode_list(c, fd, v, path, at); break;
+	case T_IGNORE: break;
 	}
 }
 
@@ -1004,24 +1041,17 @@ static bool field_present(const struct field *fd, const void *base)
 	case T_LABEL:
 	case T_TIME:
 	case T_BASE64:
-	case T_TEMPLATE:
-		return ((const struct ferry_str *)at)->v != NULL;
-	case T_BOOL:
-		return ((const struct ferry_bool *)at)->set;
-	case T_INT:
-		return ((const struct ferry_int *)at)->set;
-	case T_STRMAP:
-		return ((const struct ferry_strmap *)at)->set;
-	case T_OPAQUE:
-		return ((const struct ferry_opaque *)at)->node != NULL;
+	case T_TEMPLATE: return ((const struct ferry_str *)at)->v != NULL;
+	case T_BOOL: return ((const struct ferry_bool *)at)->set;
+	case T_INT: return ((const struct ferry_int *)at)->set;
+	case T_STRMAP: return ((const struct ferry_strmap *)at)->set;
+	case T_OPAQUE: return ((const struct ferry_opaque *)at)->node != NULL;
 	case T_STRUCT:
 		return fd->sub->set_off == NONE ||
 		       *(const bool *)((const char *)at + fd->sub->set_off);
 	case T_LIST:
-	case T_STRLIST:
-		return ((const struct ferry_list *)at)->set;
-	case T_IGNORE:
-		return true;
+	case T_STRLIST: return ((const struct ferry_list *)at)->set;
+	case T_IGNORE: return true;
 	}
 	return true;
 }
@@ -1073,9 +1103,8 @@ static void decode_struct(struct dctx *c, const struct shape *sh, const struct f
 			ferry_findings_add(c->f, FERRY_CAT_ERROR, "schema.required", &n->pos,
 					   "%s: missing required field \"%s\"", c->kind, sub);
 		else if (ferry_node_is_null(seen[j]))
-			ferry_findings_add(c->f, FERRY_CAT_ERROR, "schema.required",
-					   &seen[j]->pos, "%s: required field \"%s\" is empty",
-					   c->kind, sub);
+			ferry_findings_add(c->f, FERRY_CAT_ERROR, "schema.required", &seen[j]->pos,
+					   "%s: required field \"%s\" is empty", c->kind, sub);
 		/* otherwise it was present but unusable, and already reported */
 	}
 }
@@ -1133,10 +1162,10 @@ static int classify(struct ferry_model *m, const struct ferry_node *root, struct
 		if (same_group(api, kinds[k].api_version) || !strchr(api, '/') ||
 		    !strncmp(api, FORKLIFT_GROUP "/", strlen(FORKLIFT_GROUP) + 1) ||
 		    !strncmp(api, FERRY_GROUP "/", strlen(FERRY_GROUP) + 1)) {
-			ferry_findings_add(f, FERRY_CAT_ERROR, "schema.api-version.unsupported",
-					   &an->pos,
-					   "%s: apiVersion \"%s\" is not supported; expected \"%s\"",
-					   kind, api, kinds[k].api_version);
+			ferry_findings_add(
+				f, FERRY_CAT_ERROR, "schema.api-version.unsupported", &an->pos,
+				"%s: apiVersion \"%s\" is not supported; expected \"%s\"", kind,
+				api, kinds[k].api_version);
 			return -1;
 		}
 		break;
@@ -1150,8 +1179,9 @@ static int classify(struct ferry_model *m, const struct ferry_node *root, struct
 					   "unknown kind \"%s\" in %s; did you mean \"%s\"?", kind,
 					   api, near);
 		else
-			ferry_findings_add(f, FERRY_CAT_WARNING, "schema.kind.unsupported", &kn->pos,
-					   "%s (%s) is not read by ferry; ignored", kind, api);
+			ferry_findings_add(f, FERRY_CAT_WARNING, "schema.kind.unsupported",
+					   &kn->pos, "%s (%s) is not read by ferry; ignored", kind,
+					   api);
 		return -1;
 	}
 	ferry_findings_add(f, FERRY_CAT_INFO, "schema.kind.ignored", &kn->pos,
@@ -1193,11 +1223,11 @@ static void load_doc(struct ferry_model *m, struct ferry_doc *doc, struct ferry_
 	obj->name = obj->metadata.name.v ? obj->metadata.name.v : "";
 	if (!obj->metadata.name.v && obj->metadata.set) {
 		if (obj->metadata.generate_name.v)
-			ferry_findings_add(f, FERRY_CAT_ERROR, "schema.required",
-					   &obj->metadata.pos,
-					   "%s: metadata.generateName is not supported in Git; give "
-					   "the object a metadata.name",
-					   c.kind);
+			ferry_findings_add(
+				f, FERRY_CAT_ERROR, "schema.required", &obj->metadata.pos,
+				"%s: metadata.generateName is not supported in Git; give "
+				"the object a metadata.name",
+				c.kind);
 		else
 			ferry_findings_add(f, FERRY_CAT_ERROR, "schema.required",
 					   &obj->metadata.pos,
@@ -1217,8 +1247,8 @@ static const char *intern_file(struct ferry_model *m, const char *name)
 	return m->files[m->nfiles++];
 }
 
-void ferry_model_load_buffer(struct ferry_model *m, const char *name, const char *data,
-			     size_t len, struct ferry_findings *f)
+void ferry_model_load_buffer(struct ferry_model *m, const char *name, const char *data, size_t len,
+			     struct ferry_findings *f)
 {
 	struct ferry_err err = FERRY_ERR_INIT;
 	struct ferry_doc **docs;
@@ -1229,8 +1259,8 @@ void ferry_model_load_buffer(struct ferry_model *m, const char *name, const char
 	if (rc) {
 		struct ferry_pos p = {file, err.line, err.col};
 		ferry_findings_add(f, FERRY_CAT_ERROR,
-				   err.code == FERRY_E_LIMIT ? "yaml.limit" : "yaml.syntax", &p, "%s",
-				   err.msg);
+				   err.code == FERRY_E_LIMIT ? "yaml.limit" : "yaml.syntax", &p,
+				   "%s", err.msg);
 	}
 	for (size_t i = 0; i < ndocs; i++) {
 		load_doc(m, docs[i], f);
@@ -1255,13 +1285,15 @@ static int read_file(const char *path, char **data, size_t *len, struct ferry_er
 		return -1;
 	}
 	if ((unsigned long long)st.st_size > FERRY_YAML_MAX_BYTES) {
-		ferry_err_set(err, FERRY_E_LIMIT, "file larger than %u bytes", FERRY_YAML_MAX_BYTES);
+		ferry_err_set(err, FERRY_E_LIMIT, "file larger than %u bytes",
+			      FERRY_YAML_MAX_BYTES);
 		close(fd);
 		return -1;
 	}
 	*data = ferry_xmalloc((size_t)st.st_size + 1);
 	while (got < (size_t)st.st_size &&
-	       ((n = read(fd, *data + got, (size_t)st.st_size - got)) > 0 || (n < 0 && errno == EINTR)))
+	       ((n = read(fd, *data + got, (size_t)st.st_size - got)) > 0 ||
+		(n < 0 && errno == EINTR)))
 		if (n > 0)
 			got += (size_t)n;
 	close(fd);
@@ -1324,7 +1356,8 @@ static int load_tree(struct ferry_model *m, const char *dir, int depth, struct f
 			if (read_file(path, &data, &len, &ferr)) {
 				struct ferry_pos p = {intern_file(m, path), 0, 0};
 				ferry_findings_add(f, FERRY_CAT_ERROR,
-						   ferr.code == FERRY_E_LIMIT ? "yaml.limit" : "load.io",
+						   ferr.code == FERRY_E_LIMIT ? "yaml.limit"
+									      : "load.io",
 						   &p, "%s", ferr.msg);
 			} else {
 				ferry_model_load_buffer(m, path, data, len, f);
@@ -1390,9 +1423,7 @@ static void release_field(const struct field *fd, void *at)
 	case T_LABEL:
 	case T_TIME:
 	case T_BASE64:
-	case T_TEMPLATE:
-		free(((struct ferry_str *)at)->v);
-		break;
+	case T_TEMPLATE: free(((struct ferry_str *)at)->v); break;
 	case T_STRMAP: {
 		struct ferry_strmap *sm = at;
 		for (size_t i = 0; i < sm->len; i++) {
@@ -1402,9 +1433,7 @@ static void release_field(const struct field *fd, void *at)
 		free(sm->items);
 		break;
 	}
-	case T_STRUCT:
-		release_struct(fd->sub, at);
-		break;
+	case T_STRUCT: release_struct(fd->sub, at); break;
 	case T_LIST:
 	case T_STRLIST: {
 		struct ferry_list *l = at;
@@ -1420,8 +1449,7 @@ static void release_field(const struct field *fd, void *at)
 	case T_BOOL:
 	case T_INT:
 	case T_OPAQUE:
-	case T_IGNORE:
-		break;
+	case T_IGNORE: break;
 	}
 }
 

@@ -256,10 +256,10 @@ struct ferry_plan {
 		struct ferry_opaque target_affinity;
 		struct ferry_str target_power_state;
 		struct ferry_bool preserve_cluster_cpu_model, preserve_static_ips,
-			enable_nested_virtualization, use_compatibility_mode,
-			skip_guest_conversion, install_legacy_drivers, rdm_as_lun,
-			scsi_reservation, migrate_shared_disks, delete_vm_on_fail_migration,
-			delete_guest_conversion_pod, skip_zone_node_selector;
+			enable_nested_virtualization, use_compatibility_mode, skip_guest_conversion,
+			install_legacy_drivers, rdm_as_lun, scsi_reservation, migrate_shared_disks,
+			delete_vm_on_fail_migration, delete_guest_conversion_pod,
+			skip_zone_node_selector;
 		struct ferry_str disk_bus;
 		struct {
 			bool set;
@@ -309,7 +309,7 @@ struct ferry_hook {
 	struct ferry_obj obj;
 	struct {
 		struct ferry_str image, service_account, playbook; /* playbook: base64 */
-		struct ferry_int deadline;                          /* seconds */
+		struct ferry_int deadline;			   /* seconds */
 		struct {
 			bool set;
 			struct ferry_pos pos;
@@ -360,17 +360,23 @@ struct ferry_model {
 	size_t ignored; /* documents of kinds ferry does not read */
 };
 
-#define FERRY_MODEL_INIT {0}
+#define FERRY_MODEL_INIT                                                                           \
+	{                                                                                          \
+		0                                                                                  \
+	}
 
-#define ferry_model_count(m, k) ((m)->objects[(k)].len)
+#define ferry_model_count(m, k)	 ((m)->objects[(k)].len)
 #define ferry_model_providers(m) ((struct ferry_provider *)(m)->objects[FERRY_KIND_PROVIDER].items)
-#define ferry_model_hosts(m) ((struct ferry_host *)(m)->objects[FERRY_KIND_HOST].items)
-#define ferry_model_networkmaps(m) ((struct ferry_networkmap *)(m)->objects[FERRY_KIND_NETWORKMAP].items)
-#define ferry_model_storagemaps(m) ((struct ferry_storagemap *)(m)->objects[FERRY_KIND_STORAGEMAP].items)
+#define ferry_model_hosts(m)	 ((struct ferry_host *)(m)->objects[FERRY_KIND_HOST].items)
+#define ferry_model_networkmaps(m)                                                                 \
+	((struct ferry_networkmap *)(m)->objects[FERRY_KIND_NETWORKMAP].items)
+#define ferry_model_storagemaps(m)                                                                 \
+	((struct ferry_storagemap *)(m)->objects[FERRY_KIND_STORAGEMAP].items)
 #define ferry_model_plans(m) ((struct ferry_plan *)(m)->objects[FERRY_KIND_PLAN].items)
-#define ferry_model_migrations(m) ((struct ferry_migration *)(m)->objects[FERRY_KIND_MIGRATION].items)
-#define ferry_model_hooks(m) ((struct ferry_hook *)(m)->objects[FERRY_KIND_HOOK].items)
-#define ferry_model_secrets(m) ((struct ferry_secret *)(m)->objects[FERRY_KIND_SECRET].items)
+#define ferry_model_migrations(m)                                                                  \
+	((struct ferry_migration *)(m)->objects[FERRY_KIND_MIGRATION].items)
+#define ferry_model_hooks(m)	((struct ferry_hook *)(m)->objects[FERRY_KIND_HOOK].items)
+#define ferry_model_secrets(m)	((struct ferry_secret *)(m)->objects[FERRY_KIND_SECRET].items)
 #define ferry_model_policies(m) ((struct ferry_policy *)(m)->objects[FERRY_KIND_POLICY].items)
 
 /* The struct ferry_obj header of object i of kind k. */
@@ -386,8 +392,8 @@ int ferry_model_load_dir(struct ferry_model *m, const char *dir, struct ferry_fi
 
 /* Load one YAML stream (all its documents) named `name`. Problems are
  * findings; never fails otherwise. */
-void ferry_model_load_buffer(struct ferry_model *m, const char *name, const char *data,
-			     size_t len, struct ferry_findings *f);
+void ferry_model_load_buffer(struct ferry_model *m, const char *name, const char *data, size_t len,
+			     struct ferry_findings *f);
 
 /* Cross-object checks (references, duplicates, per-kind rules) over
  * everything loaded. Pure: no I/O. */

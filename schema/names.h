@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#define FERRY_DNS1123_LABEL_MAX 63
+#define FERRY_DNS1123_LABEL_MAX	    63
 #define FERRY_DNS1123_SUBDOMAIN_MAX 253
 
 /* At most 63 characters matching [a-z0-9]([-a-z0-9]*[a-z0-9])?

@@ -37,8 +37,8 @@ static struct ferry_pos mark_pos(const struct builder *b, yaml_mark_t m)
 	return p;
 }
 
-static struct ferry_node *new_node(struct builder *b, enum ferry_node_kind kind,
-				   yaml_mark_t mark, const yaml_char_t *tag)
+static struct ferry_node *new_node(struct builder *b, enum ferry_node_kind kind, yaml_mark_t mark,
+				   const yaml_char_t *tag)
 {
 	struct ferry_doc *d = b->doc;
 	struct ferry_node *n = ferry_xcalloc(1, sizeof *n);
@@ -84,8 +84,8 @@ static struct ferry_node *find_anchor(struct builder *b, const yaml_char_t *name
 
 static bool is_merge_key(const struct ferry_node *k)
 {
-	return k->kind == FERRY_NODE_SCALAR && k->u.scalar.style == FERRY_SCALAR_PLAIN &&
-	       !k->tag && !strcmp(k->u.scalar.text, "<<");
+	return k->kind == FERRY_NODE_SCALAR && k->u.scalar.style == FERRY_SCALAR_PLAIN && !k->tag &&
+	       !strcmp(k->u.scalar.text, "<<");
 }
 
 static bool scalar_key_eq(const struct ferry_node *a, const struct ferry_node *b)
@@ -190,7 +190,8 @@ static void expand_merges(struct builder *b, struct ferry_node *map)
 			if (m->kind != FERRY_NODE_MAP) {
 				if (b->warn)
 					b->warn(b->warn_arg, &m->pos, "yaml.bad-merge",
-						"a merge key (<<) takes a mapping or a list of mappings");
+						"a merge key (<<) takes a mapping or a list of "
+						"mappings");
 				continue;
 			}
 			for (size_t k = 0; k < m->u.map.len; k++) {
@@ -223,8 +224,9 @@ static int attach(struct builder *b, struct ferry_node *n)
 	f = &b->stack[b->depth - 1];
 	f->node->weight += n->weight;
 	if (f->node->kind == FERRY_NODE_SEQ) {
-		f->node->u.seq.items = ferry_grow(f->node->u.seq.items, &f->cap,
-						  f->node->u.seq.len + 1, sizeof(struct ferry_node *));
+		f->node->u.seq.items =
+			ferry_grow(f->node->u.seq.items, &f->cap, f->node->u.seq.len + 1,
+				   sizeof(struct ferry_node *));
 		f->node->u.seq.items[f->node->u.seq.len++] = n;
 	} else if (!f->key) {
 		f->key = n;
@@ -244,7 +246,9 @@ static int count_weight(struct builder *b, size_t w, const struct ferry_pos *p)
 {
 	b->weight += w;
 	if (b->weight > FERRY_YAML_MAX_NODES)
-		return limit_error(b, p, "document too large: more than 1000000 nodes once aliases are expanded");
+		return limit_error(
+			b, p,
+			"document too large: more than 1000000 nodes once aliases are expanded");
 	return 0;
 }
 
@@ -269,21 +273,15 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 	case YAML_SCALAR_EVENT:
 		/* libyaml reports a tag only when one was written (`!!str 1`). */
 		n = new_node(b, FERRY_NODE_SCALAR, ev->start_mark, ev->data.scalar.tag);
-		n->u.scalar.text = ferry_xstrndup((const char *)ev->data.scalar.value,
-						  ev->data.scalar.length);
+		n->u.scalar.text =
+			ferry_xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
 		n->u.scalar.len = ev->data.scalar.length;
 		switch (ev->data.scalar.style) {
 		case YAML_PLAIN_SCALAR_STYLE:
-		case YAML_ANY_SCALAR_STYLE:
-			n->u.scalar.style = FERRY_SCALAR_PLAIN;
-			break;
+		case YAML_ANY_SCALAR_STYLE: n->u.scalar.style = FERRY_SCALAR_PLAIN; break;
 		case YAML_LITERAL_SCALAR_STYLE:
-		case YAML_FOLDED_SCALAR_STYLE:
-			n->u.scalar.style = FERRY_SCALAR_BLOCK;
-			break;
-		default:
-			n->u.scalar.style = FERRY_SCALAR_QUOTED;
-			break;
+		case YAML_FOLDED_SCALAR_STYLE: n->u.scalar.style = FERRY_SCALAR_BLOCK; break;
+		default: n->u.scalar.style = FERRY_SCALAR_QUOTED; break;
 		}
 		anchor = ev->data.scalar.anchor;
 		if (count_weight(b, 1, &n->pos))
@@ -294,8 +292,10 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT: {
 		bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
-		const yaml_char_t *tag = seq ? ev->data.sequence_start.tag : ev->data.mapping_start.tag;
-		int implicit = seq ? ev->data.sequence_start.implicit : ev->data.mapping_start.implicit;
+		const yaml_char_t *tag =
+			seq ? ev->data.sequence_start.tag : ev->data.mapping_start.tag;
+		int implicit =
+			seq ? ev->data.sequence_start.implicit : ev->data.mapping_start.implicit;
 
 		n = new_node(b, seq ? FERRY_NODE_SEQ : FERRY_NODE_MAP, ev->start_mark,
 			     implicit ? NULL : tag);
@@ -317,16 +317,16 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 		struct ferry_pos p = mark_pos(b, ev->start_mark);
 		n = find_anchor(b, ev->data.alias.anchor);
 		if (!n)
-			return ferry_err_set_at(b->err, FERRY_E_INVALID, p.file, p.line, p.col,
-						"unknown anchor \"%s\" (an alias must follow its anchor "
-						"in the same document)",
-						(const char *)ev->data.alias.anchor);
+			return ferry_err_set_at(
+				b->err, FERRY_E_INVALID, p.file, p.line, p.col,
+				"unknown anchor \"%s\" (an alias must follow its anchor "
+				"in the same document)",
+				(const char *)ev->data.alias.anchor);
 		if (count_weight(b, n->weight, &p))
 			return -1;
 		return attach(b, n);
 	}
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -364,8 +364,7 @@ static void offset_pos(const char *data, size_t len, size_t offset, int *line, i
 }
 
 int ferry_yaml_parse(const char *file, const char *data, size_t len, struct ferry_doc ***docs,
-		     size_t *ndocs, ferry_yaml_warn_fn warn, void *warn_arg,
-		     struct ferry_err *err)
+		     size_t *ndocs, ferry_yaml_warn_fn warn, void *warn_arg, struct ferry_err *err)
 {
 	yaml_parser_t parser;
 	yaml_event_t ev;
@@ -378,8 +377,8 @@ int ferry_yaml_parse(const char *file, const char *data, size_t len, struct ferr
 	*docs = NULL;
 	*ndocs = 0;
 	if (len > FERRY_YAML_MAX_BYTES)
-		return ferry_err_set_at(err, FERRY_E_LIMIT, file, 0, 0,
-					"file larger than %u bytes", FERRY_YAML_MAX_BYTES);
+		return ferry_err_set_at(err, FERRY_E_LIMIT, file, 0, 0, "file larger than %u bytes",
+					FERRY_YAML_MAX_BYTES);
 	b.file = file;
 	b.warn = warn;
 	b.warn_arg = warn_arg;
@@ -407,11 +406,10 @@ int ferry_yaml_parse(const char *file, const char *data, size_t len, struct ferr
 		switch (ev.type) {
 		case YAML_DOCUMENT_START_EVENT:
 			if (*ndocs >= FERRY_YAML_MAX_DOCS) {
-				ferry_err_set_at(err, FERRY_E_LIMIT, file,
-						 (int)ev.start_mark.line + 1,
-						 (int)ev.start_mark.column + 1,
-						 "more than %u documents in one file",
-						 FERRY_YAML_MAX_DOCS);
+				ferry_err_set_at(
+					err, FERRY_E_LIMIT, file, (int)ev.start_mark.line + 1,
+					(int)ev.start_mark.column + 1,
+					"more than %u documents in one file", FERRY_YAML_MAX_DOCS);
 				yaml_event_delete(&ev);
 				goto out;
 			}
@@ -425,9 +423,7 @@ int ferry_yaml_parse(const char *file, const char *data, size_t len, struct ferr
 			(*docs)[(*ndocs)++] = b.doc;
 			b.doc = NULL;
 			break;
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
+		case YAML_STREAM_END_EVENT: done = true; break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT: {
 			const yaml_char_t *a = ev.type == YAML_SEQUENCE_START_EVENT
@@ -489,15 +485,9 @@ void ferry_doc_free(struct ferry_doc *doc)
 		struct ferry_node *n = doc->nodes[i];
 		free(n->tag);
 		switch (n->kind) {
-		case FERRY_NODE_SCALAR:
-			free(n->u.scalar.text);
-			break;
-		case FERRY_NODE_SEQ:
-			free(n->u.seq.items);
-			break;
-		case FERRY_NODE_MAP:
-			free(n->u.map.pairs);
-			break;
+		case FERRY_NODE_SCALAR: free(n->u.scalar.text); break;
+		case FERRY_NODE_SEQ: free(n->u.seq.items); break;
+		case FERRY_NODE_MAP: free(n->u.map.pairs); break;
 		}
 		free(n);
 	}
@@ -577,9 +567,9 @@ bool ferry_scalar_int(const struct ferry_node *n, long long *out)
 
 static bool looks_float(const char *s)
 {
-	static const char *const special[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
-					      "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN",
-					      NULL};
+	static const char *const special[] = {".inf",  ".Inf",	".INF",	 "+.inf", "+.Inf",
+					      "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+					      ".NaN",  ".NAN",	NULL};
 	bool digits = false, dot = false;
 
 	if (in_list(s, special))
@@ -692,24 +682,16 @@ const char *ferry_node_kind_name(const struct ferry_node *n)
 	if (!n)
 		return "nothing";
 	switch (n->kind) {
-	case FERRY_NODE_SEQ:
-		return "a list";
-	case FERRY_NODE_MAP:
-		return "a mapping";
-	case FERRY_NODE_SCALAR:
-		break;
+	case FERRY_NODE_SEQ: return "a list";
+	case FERRY_NODE_MAP: return "a mapping";
+	case FERRY_NODE_SCALAR: break;
 	}
 	switch (ferry_scalar_resolve(n)) {
-	case FERRY_SCALAR_NULL:
-		return "null";
-	case FERRY_SCALAR_BOOL:
-		return "a boolean";
-	case FERRY_SCALAR_INT:
-		return "an integer";
-	case FERRY_SCALAR_FLOAT:
-		return "a number";
-	case FERRY_SCALAR_STR:
-		break;
+	case FERRY_SCALAR_NULL: return "null";
+	case FERRY_SCALAR_BOOL: return "a boolean";
+	case FERRY_SCALAR_INT: return "an integer";
+	case FERRY_SCALAR_FLOAT: return "a number";
+	case FERRY_SCALAR_STR: break;
 	}
 	return "a string";
 }

@@ -83,17 +83,17 @@ struct ferry_node {
 
 struct ferry_doc {
 	struct ferry_node *root; /* NULL for an empty document */
-	struct ferry_pos pos;    /* where the document starts */
+	struct ferry_pos pos;	 /* where the document starts */
 	/* arena */
 	struct ferry_node **nodes;
 	size_t nnodes, cap;
 };
 
 /* Limits on untrusted input. */
-#define FERRY_YAML_MAX_BYTES (16u << 20)  /* one file */
-#define FERRY_YAML_MAX_DEPTH 64           /* nesting of collections */
-#define FERRY_YAML_MAX_NODES 1000000u     /* per document, aliases expanded */
-#define FERRY_YAML_MAX_DOCS 10000u        /* per file */
+#define FERRY_YAML_MAX_BYTES (16u << 20) /* one file */
+#define FERRY_YAML_MAX_DEPTH 64		 /* nesting of collections */
+#define FERRY_YAML_MAX_NODES 1000000u	 /* per document, aliases expanded */
+#define FERRY_YAML_MAX_DOCS  10000u	 /* per file */
 
 /* A parse problem that is not fatal to the rest of the file (duplicate key,
  * bad merge). Reported through a callback so that the caller turns it into
@@ -106,8 +106,7 @@ typedef void (*ferry_yaml_warn_fn)(void *arg, const struct ferry_pos *pos, const
  * limit, returns -1 with err located (file:line:col) and *docs holds the
  * documents that parsed completely before the error (caller frees them). */
 int ferry_yaml_parse(const char *file, const char *data, size_t len, struct ferry_doc ***docs,
-		     size_t *ndocs, ferry_yaml_warn_fn warn, void *warn_arg,
-		     struct ferry_err *err);
+		     size_t *ndocs, ferry_yaml_warn_fn warn, void *warn_arg, struct ferry_err *err);
 
 void ferry_doc_free(struct ferry_doc *doc);
 void ferry_docs_free(struct ferry_doc **docs, size_t n);
@@ -118,7 +117,7 @@ enum ferry_scalar_type ferry_scalar_resolve(const struct ferry_node *n);
 /* Convenience readers; NULL/false when the node is absent or of another kind. */
 const struct ferry_node *ferry_map_get(const struct ferry_node *map, const char *key);
 bool ferry_node_is_scalar(const struct ferry_node *n);
-bool ferry_node_is_null(const struct ferry_node *n); /* absent or `~`/`null`/empty */
+bool ferry_node_is_null(const struct ferry_node *n);	      /* absent or `~`/`null`/empty */
 const char *ferry_node_kind_name(const struct ferry_node *n); /* "mapping", "string", ... */
 
 /* Parse a resolved bool/int scalar. Return false when the text is not one. */

@@ -24,7 +24,8 @@ void ferry_report_text(FILE *out, const struct ferry_findings *f, const struct f
 			fprintf(out, "%s: ", x->file);
 		fprintf(out, "%s: %s [%s]\n", ferry_category_name(x->category), x->message, x->id);
 	}
-	fprintf(out, "%zu file%s, %zu object%s: %zu critical, %zu error%s, %zu warning%s, %zu info\n",
+	fprintf(out,
+		"%zu file%s, %zu object%s: %zu critical, %zu error%s, %zu warning%s, %zu info\n",
 		m->nfiles, m->nfiles == 1 ? "" : "s", count_objects(m),
 		count_objects(m) == 1 ? "" : "s", ferry_findings_count(f, FERRY_CAT_CRITICAL),
 		ferry_findings_count(f, FERRY_CAT_ERROR),
@@ -127,12 +128,10 @@ static json_t *node_json(const struct ferry_node *n, int depth)
 		}
 		return o;
 	}
-	case FERRY_NODE_SCALAR:
-		break;
+	case FERRY_NODE_SCALAR: break;
 	}
 	switch (ferry_scalar_resolve(n)) {
-	case FERRY_SCALAR_NULL:
-		return json_null();
+	case FERRY_SCALAR_NULL: return json_null();
 	case FERRY_SCALAR_BOOL:
 		if (ferry_scalar_bool(n, &bv, &yaml11))
 			return json_boolean(bv);
@@ -141,10 +140,8 @@ static json_t *node_json(const struct ferry_node *n, int depth)
 		if (ferry_scalar_int(n, &iv))
 			return json_integer(iv);
 		break;
-	case FERRY_SCALAR_FLOAT:
-		return json_real(strtod(n->u.scalar.text, NULL));
-	case FERRY_SCALAR_STR:
-		break;
+	case FERRY_SCALAR_FLOAT: return json_real(strtod(n->u.scalar.text, NULL));
+	case FERRY_SCALAR_STR: break;
 	}
 	return json_stringn(n->u.scalar.text, n->u.scalar.len);
 }

@@ -55,14 +55,16 @@ static void check_duplicates(const struct ferry_model *m, struct ferry_findings 
 			if (!*a->name)
 				continue;
 			for (size_t j = 0; j < i; j++) {
-				const struct ferry_obj *b = ferry_model_obj(m, (enum ferry_kind)k, j);
+				const struct ferry_obj *b =
+					ferry_model_obj(m, (enum ferry_kind)k, j);
 				if (strcmp(a->ns, b->ns) || strcmp(a->name, b->name))
 					continue;
 				ferry_findings_add(f, FERRY_CAT_ERROR, "schema.duplicate-object",
 						   &a->metadata.name.pos,
 						   "%s %s/%s is defined twice (first at %s:%d)",
-						   ferry_kind_name((enum ferry_kind)k), a->ns, a->name,
-						   b->metadata.name.pos.file, b->metadata.name.pos.line);
+						   ferry_kind_name((enum ferry_kind)k), a->ns,
+						   a->name, b->metadata.name.pos.file,
+						   b->metadata.name.pos.line);
 				break;
 			}
 		}
@@ -96,20 +98,20 @@ static void check_providers(const struct ferry_model *m, struct ferry_findings *
 			continue;
 		if (!local && (!url || !*url))
 			ferry_findings_add(f, FERRY_CAT_ERROR, "provider.url.missing", &p->obj.pos,
-					   "Provider %s/%s: a provider of type %s needs spec.url", p->obj.ns,
-					   p->obj.name, type);
-		if (!local && !p->spec.secret.set && !type_is(p, "ova"))
-			ferry_findings_add(f, FERRY_CAT_ERROR, "provider.secret.missing",
-					   &p->obj.pos,
-					   "Provider %s/%s: a provider of type %s needs spec.secret naming "
-					   "its credentials (namespace/name in the secrets directory)",
+					   "Provider %s/%s: a provider of type %s needs spec.url",
 					   p->obj.ns, p->obj.name, type);
+		if (!local && !p->spec.secret.set && !type_is(p, "ova"))
+			ferry_findings_add(
+				f, FERRY_CAT_ERROR, "provider.secret.missing", &p->obj.pos,
+				"Provider %s/%s: a provider of type %s needs spec.secret naming "
+				"its credentials (namespace/name in the secrets directory)",
+				p->obj.ns, p->obj.name, type);
 		if (url && *url && !type_is(p, "ova") && !ferry_starts_with(url, "https://") &&
 		    !ferry_starts_with(url, "http://"))
 			ferry_findings_add(f, FERRY_CAT_ERROR, "provider.url.invalid",
 					   &p->spec.url.pos,
-					   "Provider %s/%s: url \"%s\" is not an http(s) URL", p->obj.ns,
-					   p->obj.name, url);
+					   "Provider %s/%s: url \"%s\" is not an http(s) URL",
+					   p->obj.ns, p->obj.name, url);
 		if (type_is(p, "ova") && url && !ova_url_ok(url))
 			ferry_findings_add(f, FERRY_CAT_ERROR, "provider.url.invalid",
 					   &p->spec.url.pos,
@@ -137,29 +139,30 @@ static void check_hosts(const struct ferry_model *m, struct ferry_findings *f)
 		o = resolve(m, f, &h->obj, &h->spec.provider, FERRY_KIND_PROVIDER,
 			    FERRY_CAT_CRITICAL, "host.provider.not-found", "provider");
 		if (o && !type_is((const struct ferry_provider *)o, "vsphere"))
-			ferry_findings_add(f, FERRY_CAT_ERROR, "host.provider.not-vsphere",
-					   &h->spec.provider.pos,
-					   "Host %s/%s: Host objects apply to vsphere providers only",
-					   h->obj.ns, h->obj.name);
+			ferry_findings_add(
+				f, FERRY_CAT_ERROR, "host.provider.not-vsphere",
+				&h->spec.provider.pos,
+				"Host %s/%s: Host objects apply to vsphere providers only",
+				h->obj.ns, h->obj.name);
 		if (!h->spec.id.v && !h->spec.name.v)
-			ferry_findings_add(f, FERRY_CAT_ERROR, "host.ref.missing", &h->obj.pos,
-					   "Host %s/%s: spec.id (the ESXi host moRef) or spec.name is "
-					   "required",
-					   h->obj.ns, h->obj.name);
+			ferry_findings_add(
+				f, FERRY_CAT_ERROR, "host.ref.missing", &h->obj.pos,
+				"Host %s/%s: spec.id (the ESXi host moRef) or spec.name is "
+				"required",
+				h->obj.ns, h->obj.name);
 		if (h->spec.ip_address.v && inet_pton(AF_INET, h->spec.ip_address.v, buf) != 1 &&
 		    inet_pton(AF_INET6, h->spec.ip_address.v, buf) != 1)
-			ferry_findings_add(f, FERRY_CAT_ERROR, "host.ip-address.invalid",
-					   &h->spec.ip_address.pos,
-					   "Host %s/%s: ipAddress \"%s\" is not an IPv4 or IPv6 address",
-					   h->obj.ns, h->obj.name, h->spec.ip_address.v);
+			ferry_findings_add(
+				f, FERRY_CAT_ERROR, "host.ip-address.invalid",
+				&h->spec.ip_address.pos,
+				"Host %s/%s: ipAddress \"%s\" is not an IPv4 or IPv6 address",
+				h->obj.ns, h->obj.name, h->spec.ip_address.v);
 	}
 }
 
-static const struct ferry_provider *map_providers(const struct ferry_model *m,
-						  struct ferry_findings *f,
-						  const struct ferry_obj *obj,
-						  const struct ferry_provider_pair *pp,
-						  const char *prefix)
+static const struct ferry_provider *
+map_providers(const struct ferry_model *m, struct ferry_findings *f, const struct ferry_obj *obj,
+	      const struct ferry_provider_pair *pp, const char *prefix)
 {
 	char id[96];
 	const struct ferry_obj *src;
@@ -185,30 +188,32 @@ static void check_networkmaps(const struct ferry_model *m, struct ferry_findings
 			const char *type = p->destination.type.v;
 
 			if (p->source.set && !p->source.id.v && !p->source.name.v)
-				ferry_findings_add(f, FERRY_CAT_ERROR, "networkmap.source.missing",
-						   &p->source.pos,
-						   "NetworkMap %s/%s: spec.map[%zu].source needs an id "
-						   "or a name",
-						   nm->obj.ns, nm->obj.name, j);
+				ferry_findings_add(
+					f, FERRY_CAT_ERROR, "networkmap.source.missing",
+					&p->source.pos,
+					"NetworkMap %s/%s: spec.map[%zu].source needs an id "
+					"or a name",
+					nm->obj.ns, nm->obj.name, j);
 			if (!type)
 				continue;
 			if (!strcmp(type, "multus") &&
 			    (!p->destination.name.v || !p->destination.namespace_.v))
-				ferry_findings_add(f, FERRY_CAT_ERROR,
-						   "networkmap.destination.multus-ref",
-						   &p->destination.pos,
-						   "NetworkMap %s/%s: spec.map[%zu].destination of type "
-						   "multus needs the name and namespace of a "
-						   "NetworkAttachmentDefinition",
-						   nm->obj.ns, nm->obj.name, j);
+				ferry_findings_add(
+					f, FERRY_CAT_ERROR, "networkmap.destination.multus-ref",
+					&p->destination.pos,
+					"NetworkMap %s/%s: spec.map[%zu].destination of type "
+					"multus needs the name and namespace of a "
+					"NetworkAttachmentDefinition",
+					nm->obj.ns, nm->obj.name, j);
 			if (!strcmp(type, "ignored") && src && src->spec.type.v &&
 			    !type_is(src, "vsphere") && !type_is(src, "openshift"))
-				ferry_findings_add(f, FERRY_CAT_WARNING,
-						   "networkmap.destination.ignored-unsupported",
-						   &p->destination.type.pos,
-						   "NetworkMap %s/%s: destination type \"ignored\" is "
-						   "documented for vsphere and openshift sources, not %s",
-						   nm->obj.ns, nm->obj.name, src->spec.type.v);
+				ferry_findings_add(
+					f, FERRY_CAT_WARNING,
+					"networkmap.destination.ignored-unsupported",
+					&p->destination.type.pos,
+					"NetworkMap %s/%s: destination type \"ignored\" is "
+					"documented for vsphere and openshift sources, not %s",
+					nm->obj.ns, nm->obj.name, src->spec.type.v);
 		}
 	}
 }
@@ -217,18 +222,20 @@ static void check_offload(struct ferry_findings *f, const struct ferry_storagema
 			  const struct ferry_storage_pair *p)
 {
 	if (p->destination.offload_plugin.set)
-		ferry_findings_add(f, FERRY_CAT_WARNING, "storagemap.offload-plugin.misplaced",
-				   &p->destination.offload_plugin.pos,
-				   "StorageMap %s/%s: spec.map[%zu].destination.offloadPlugin is not "
-				   "where Forklift reads it; move it up one level, beside "
-				   "destination (ferry reads it from either place)",
-				   sm->obj.ns, sm->obj.name, j);
+		ferry_findings_add(
+			f, FERRY_CAT_WARNING, "storagemap.offload-plugin.misplaced",
+			&p->destination.offload_plugin.pos,
+			"StorageMap %s/%s: spec.map[%zu].destination.offloadPlugin is not "
+			"where Forklift reads it; move it up one level, beside "
+			"destination (ferry reads it from either place)",
+			sm->obj.ns, sm->obj.name, j);
 	if (p->offload_plugin.set && p->destination.offload_plugin.set)
-		ferry_findings_add(f, FERRY_CAT_ERROR, "storagemap.offload-plugin.twice",
-				   &p->destination.offload_plugin.pos,
-				   "StorageMap %s/%s: spec.map[%zu] has offloadPlugin both beside and "
-				   "inside destination",
-				   sm->obj.ns, sm->obj.name, j);
+		ferry_findings_add(
+			f, FERRY_CAT_ERROR, "storagemap.offload-plugin.twice",
+			&p->destination.offload_plugin.pos,
+			"StorageMap %s/%s: spec.map[%zu] has offloadPlugin both beside and "
+			"inside destination",
+			sm->obj.ns, sm->obj.name, j);
 }
 
 static void check_storagemaps(const struct ferry_model *m, struct ferry_findings *f)
@@ -245,40 +252,42 @@ static void check_storagemaps(const struct ferry_model *m, struct ferry_findings
 
 			check_offload(f, sm, j, p);
 			if (p->source.set && !p->source.id.v && !p->source.name.v)
-				ferry_findings_add(f, FERRY_CAT_ERROR, "storagemap.source.missing",
-						   &p->source.pos,
-						   "StorageMap %s/%s: spec.map[%zu].source needs an id "
-						   "or a name",
-						   sm->obj.ns, sm->obj.name, j);
+				ferry_findings_add(
+					f, FERRY_CAT_ERROR, "storagemap.source.missing",
+					&p->source.pos,
+					"StorageMap %s/%s: spec.map[%zu].source needs an id "
+					"or a name",
+					sm->obj.ns, sm->obj.name, j);
 			if (p->destination.set && !p->destination.storage_class.v)
-				ferry_findings_add(f, FERRY_CAT_ERROR,
-						   "storagemap.destination.storage-class",
-						   &p->destination.pos,
-						   "StorageMap %s/%s: spec.map[%zu].destination needs a "
-						   "storageClass",
-						   sm->obj.ns, sm->obj.name, j);
+				ferry_findings_add(
+					f, FERRY_CAT_ERROR, "storagemap.destination.storage-class",
+					&p->destination.pos,
+					"StorageMap %s/%s: spec.map[%zu].destination needs a "
+					"storageClass",
+					sm->obj.ns, sm->obj.name, j);
 			if (type_is(src, "vsphere") && p->destination.set && !offload &&
 			    !p->destination.access_mode.v)
-				ferry_findings_add(f, FERRY_CAT_WARNING,
-						   "storagemap.destination.access-mode",
-						   &p->destination.pos,
-						   "StorageMap %s/%s: spec.map[%zu].destination has no "
-						   "accessMode; vSphere migrations need ReadWriteOnce or "
-						   "ReadWriteMany unless storage copy offload is used",
-						   sm->obj.ns, sm->obj.name, j);
+				ferry_findings_add(
+					f, FERRY_CAT_WARNING, "storagemap.destination.access-mode",
+					&p->destination.pos,
+					"StorageMap %s/%s: spec.map[%zu].destination has no "
+					"accessMode; vSphere migrations need ReadWriteOnce or "
+					"ReadWriteMany unless storage copy offload is used",
+					sm->obj.ns, sm->obj.name, j);
 			if (offload && src && src->spec.type.v && !type_is(src, "vsphere"))
-				ferry_findings_add(f, FERRY_CAT_ERROR, "storagemap.offload.not-vsphere",
-						   &p->pos,
-						   "StorageMap %s/%s: storage copy offload works with "
-						   "vsphere sources only, not %s",
-						   sm->obj.ns, sm->obj.name, src->spec.type.v);
+				ferry_findings_add(
+					f, FERRY_CAT_ERROR, "storagemap.offload.not-vsphere",
+					&p->pos,
+					"StorageMap %s/%s: storage copy offload works with "
+					"vsphere sources only, not %s",
+					sm->obj.ns, sm->obj.name, src->spec.type.v);
 		}
 		if (type_is(src, "ova") && sm->spec.map.len > 1)
-			ferry_findings_add(f, FERRY_CAT_ERROR, "storagemap.ova.single",
-					   &sm->spec.map.pos,
-					   "StorageMap %s/%s: an OVA source has one storage (all its "
-					   "disks); map it once",
-					   sm->obj.ns, sm->obj.name);
+			ferry_findings_add(
+				f, FERRY_CAT_ERROR, "storagemap.ova.single", &sm->spec.map.pos,
+				"StorageMap %s/%s: an OVA source has one storage (all its "
+				"disks); map it once",
+				sm->obj.ns, sm->obj.name);
 	}
 }
 
@@ -321,12 +330,14 @@ static void check_plan_vms(const struct ferry_model *m, struct ferry_findings *f
 					   "Plan %s/%s: spec.vms[%zu] needs an id or a name",
 					   p->obj.ns, p->obj.name, i);
 		if (openshift && vm->name.v && !vm->namespace_.v)
-			ferry_findings_add(f, FERRY_CAT_ERROR, "plan.vm.namespace.missing", &vm->pos,
+			ferry_findings_add(f, FERRY_CAT_ERROR, "plan.vm.namespace.missing",
+					   &vm->pos,
 					   "Plan %s/%s: spec.vms[%zu] comes from an openshift "
 					   "provider and needs a namespace as well as a name",
 					   p->obj.ns, p->obj.name, i);
 		for (size_t j = 0; j < i; j++) {
-			const struct ferry_plan_vm *o = FERRY_AT(p->spec.vms, struct ferry_plan_vm, j);
+			const struct ferry_plan_vm *o =
+				FERRY_AT(p->spec.vms, struct ferry_plan_vm, j);
 			bool dup = same_str(&vm->id, &o->id) ||
 				   (same_str(&vm->name, &o->name) &&
 				    (!vm->namespace_.v || !o->namespace_.v ||
@@ -341,9 +352,11 @@ static void check_plan_vms(const struct ferry_model *m, struct ferry_findings *f
 			break;
 		}
 		for (size_t j = 0; j < i; j++) {
-			const struct ferry_plan_vm *o = FERRY_AT(p->spec.vms, struct ferry_plan_vm, j);
+			const struct ferry_plan_vm *o =
+				FERRY_AT(p->spec.vms, struct ferry_plan_vm, j);
 			if (same_str(&vm->target_name, &o->target_name)) {
-				ferry_findings_add(f, FERRY_CAT_CRITICAL, "plan.vm.target-name.duplicate",
+				ferry_findings_add(f, FERRY_CAT_CRITICAL,
+						   "plan.vm.target-name.duplicate",
 						   &vm->target_name.pos,
 						   "Plan %s/%s: targetName \"%s\" is used by "
 						   "spec.vms[%zu] too",
@@ -358,7 +371,8 @@ static void check_plan_vms(const struct ferry_model *m, struct ferry_findings *f
 					   "characters (a VM's name is also its hostname label)",
 					   p->obj.ns, p->obj.name, vm->target_name.v);
 		for (size_t j = 0; j < vm->hooks.len; j++) {
-			const struct ferry_plan_hook *h = FERRY_AT(vm->hooks, struct ferry_plan_hook, j);
+			const struct ferry_plan_hook *h =
+				FERRY_AT(vm->hooks, struct ferry_plan_hook, j);
 			int step;
 
 			(void)resolve(m, f, &p->obj, &h->hook, FERRY_KIND_HOOK, FERRY_CAT_CRITICAL,
@@ -368,11 +382,12 @@ static void check_plan_vms(const struct ferry_model *m, struct ferry_findings *f
 			step = !strcmp(h->step.v, "PostHook");
 			if (!strcmp(h->step.v, "PreHook") || step) {
 				if (steps[step])
-					ferry_findings_add(f, FERRY_CAT_CRITICAL,
-							   "plan.hook.step.duplicate", &h->step.pos,
-							   "Plan %s/%s: spec.vms[%zu] has more than "
-							   "one %s hook (at most one per step)",
-							   p->obj.ns, p->obj.name, i, h->step.v);
+					ferry_findings_add(
+						f, FERRY_CAT_CRITICAL, "plan.hook.step.duplicate",
+						&h->step.pos,
+						"Plan %s/%s: spec.vms[%zu] has more than "
+						"one %s hook (at most one per step)",
+						p->obj.ns, p->obj.name, i, h->step.v);
 				steps[step] = true;
 			}
 		}
@@ -405,26 +420,25 @@ static void check_plans(const struct ferry_model *m, struct ferry_findings *f)
 			     FERRY_CAT_CRITICAL, "plan.storage-map.not-found", "storage map");
 		if (nm)
 			check_map_providers(f, p, &p->spec.map.network,
-					    &((const struct ferry_networkmap *)nm)->spec.provider, nm,
-					    "plan.network-map.providers");
+					    &((const struct ferry_networkmap *)nm)->spec.provider,
+					    nm, "plan.network-map.providers");
 		if (sm)
 			check_map_providers(f, p, &p->spec.map.storage,
-					    &((const struct ferry_storagemap *)sm)->spec.provider, sm,
-					    "plan.storage-map.providers");
-		if (p->spec.warm.set && type &&
-		    (p->spec.warm.v != !strcmp(type, "warm")))
-			ferry_findings_add(f, FERRY_CAT_ERROR, "plan.type.conflict",
-					   &p->spec.warm.pos,
-					   "Plan %s/%s: warm: %s contradicts type: %s; keep type only",
-					   p->obj.ns, p->obj.name, p->spec.warm.v ? "true" : "false",
-					   type);
+					    &((const struct ferry_storagemap *)sm)->spec.provider,
+					    sm, "plan.storage-map.providers");
+		if (p->spec.warm.set && type && (p->spec.warm.v != !strcmp(type, "warm")))
+			ferry_findings_add(
+				f, FERRY_CAT_ERROR, "plan.type.conflict", &p->spec.warm.pos,
+				"Plan %s/%s: warm: %s contradicts type: %s; keep type only",
+				p->obj.ns, p->obj.name, p->spec.warm.v ? "true" : "false", type);
 		if (type && !strcmp(type, "live") && src && src->spec.type.v &&
 		    !type_is(src, "openshift"))
-			ferry_findings_add(f, FERRY_CAT_CRITICAL, "plan.type.live-unsupported",
-					   &p->spec.type.pos,
-					   "Plan %s/%s: live migration needs an openshift (KubeVirt) "
-					   "source, not %s",
-					   p->obj.ns, p->obj.name, src->spec.type.v);
+			ferry_findings_add(
+				f, FERRY_CAT_CRITICAL, "plan.type.live-unsupported",
+				&p->spec.type.pos,
+				"Plan %s/%s: live migration needs an openshift (KubeVirt) "
+				"source, not %s",
+				p->obj.ns, p->obj.name, src->spec.type.v);
 		if (p->spec.use_compatibility_mode.set && !p->spec.skip_guest_conversion.v)
 			ferry_findings_add(f, FERRY_CAT_INFO, "plan.compatibility-mode.unused",
 					   &p->spec.use_compatibility_mode.pos,
@@ -465,46 +479,51 @@ static void check_migrations(const struct ferry_model *m, struct ferry_findings 
 			"migration.plan.not-found", "plan");
 
 		for (size_t j = 0; j < mg->spec.cancel.len; j++) {
-			const struct ferry_vm_ref *c = FERRY_AT(mg->spec.cancel, struct ferry_vm_ref, j);
+			const struct ferry_vm_ref *c =
+				FERRY_AT(mg->spec.cancel, struct ferry_vm_ref, j);
 			if (!c->id.v && !c->name.v)
-				ferry_findings_add(f, FERRY_CAT_ERROR, "migration.cancel.ref.missing",
-						   &c->pos,
-						   "Migration %s/%s: spec.cancel[%zu] needs an id or a "
-						   "name",
-						   mg->obj.ns, mg->obj.name, j);
+				ferry_findings_add(
+					f, FERRY_CAT_ERROR, "migration.cancel.ref.missing", &c->pos,
+					"Migration %s/%s: spec.cancel[%zu] needs an id or a "
+					"name",
+					mg->obj.ns, mg->obj.name, j);
 			else if (p && !plan_has_vm(p, &c->id, &c->name))
-				ferry_findings_add(f, FERRY_CAT_WARNING, "migration.cancel.not-in-plan",
-						   &c->pos,
-						   "Migration %s/%s: spec.cancel[%zu] names a VM that is "
-						   "not in plan %s",
-						   mg->obj.ns, mg->obj.name, j, p->obj.name);
+				ferry_findings_add(
+					f, FERRY_CAT_WARNING, "migration.cancel.not-in-plan",
+					&c->pos,
+					"Migration %s/%s: spec.cancel[%zu] names a VM that is "
+					"not in plan %s",
+					mg->obj.ns, mg->obj.name, j, p->obj.name);
 		}
 		for (size_t j = 0; j < mg->spec.vm_cutover.len; j++) {
 			const struct ferry_vm_cutover *c =
 				FERRY_AT(mg->spec.vm_cutover, struct ferry_vm_cutover, j);
 			if (!c->id.v && !c->name.v)
-				ferry_findings_add(f, FERRY_CAT_ERROR, "migration.vm-cutover.ref.missing",
-						   &c->pos,
-						   "Migration %s/%s: spec.vmCutover[%zu] needs an id or "
-						   "a name",
-						   mg->obj.ns, mg->obj.name, j);
+				ferry_findings_add(
+					f, FERRY_CAT_ERROR, "migration.vm-cutover.ref.missing",
+					&c->pos,
+					"Migration %s/%s: spec.vmCutover[%zu] needs an id or "
+					"a name",
+					mg->obj.ns, mg->obj.name, j);
 			else if (p && !plan_has_vm(p, &c->id, &c->name))
-				ferry_findings_add(f, FERRY_CAT_WARNING,
-						   "migration.vm-cutover.not-in-plan", &c->pos,
-						   "Migration %s/%s: spec.vmCutover[%zu] names a VM that "
-						   "is not in plan %s",
-						   mg->obj.ns, mg->obj.name, j, p->obj.name);
+				ferry_findings_add(
+					f, FERRY_CAT_WARNING, "migration.vm-cutover.not-in-plan",
+					&c->pos,
+					"Migration %s/%s: spec.vmCutover[%zu] names a VM that "
+					"is not in plan %s",
+					mg->obj.ns, mg->obj.name, j, p->obj.name);
 		}
 		if (p && (mg->spec.cutover.v || mg->spec.vm_cutover.len)) {
 			bool warm = (p->spec.type.v && !strcmp(p->spec.type.v, "warm")) ||
 				    (!p->spec.type.v && p->spec.warm.v);
 			if (!warm)
-				ferry_findings_add(f, FERRY_CAT_WARNING, "migration.cutover.not-warm",
-						   mg->spec.cutover.v ? &mg->spec.cutover.pos
-								      : &mg->spec.vm_cutover.pos,
-						   "Migration %s/%s: a cutover time only matters for a "
-						   "warm plan; plan %s is not warm",
-						   mg->obj.ns, mg->obj.name, p->obj.name);
+				ferry_findings_add(
+					f, FERRY_CAT_WARNING, "migration.cutover.not-warm",
+					mg->spec.cutover.v ? &mg->spec.cutover.pos
+							   : &mg->spec.vm_cutover.pos,
+					"Migration %s/%s: a cutover time only matters for a "
+					"warm plan; plan %s is not warm",
+					mg->obj.ns, mg->obj.name, p->obj.name);
 		}
 	}
 }
@@ -515,8 +534,8 @@ static bool credential_key(const char *key)
 {
 	/* Public material (cacert, thumbprint, url) is not a credential; a user
 	 * name is half of one. */
-	static const char *const words[] = {"password", "token", "secret", "key", "credential",
-					    "passphrase", "user", NULL};
+	static const char *const words[] = {"password",	  "token",	"secret", "key",
+					    "credential", "passphrase", "user",	  NULL};
 	char lower[128];
 	size_t n = 0;
 
@@ -570,8 +589,8 @@ static void check_hooks(const struct ferry_model *m, struct ferry_findings *f)
 		const struct ferry_hook *h = &ferry_model_hooks(m)[i];
 		if (!h->spec.image.v && !h->spec.playbook.v && !h->spec.aap.set)
 			ferry_findings_add(f, FERRY_CAT_ERROR, "hook.empty", &h->obj.pos,
-					   "Hook %s/%s: needs an image, a playbook or aap", h->obj.ns,
-					   h->obj.name);
+					   "Hook %s/%s: needs an image, a playbook or aap",
+					   h->obj.ns, h->obj.name);
 		if (h->spec.deadline.set && h->spec.deadline.v <= 0)
 			ferry_findings_add(f, FERRY_CAT_ERROR, "hook.deadline.invalid",
 					   &h->spec.deadline.pos,

@@ -19,7 +19,8 @@ static void test_err(void **state)
 	char buf[128];
 
 	(void)state;
-	assert_int_equal(ferry_err_set_at(&err, FERRY_E_INVALID, "a.yaml", 3, 7, "bad %s", "x"), -1);
+	assert_int_equal(ferry_err_set_at(&err, FERRY_E_INVALID, "a.yaml", 3, 7, "bad %s", "x"),
+			 -1);
 	ferry_err_format(&err, buf, sizeof buf);
 	assert_string_equal(buf, "a.yaml:3:7: bad x");
 	ferry_err_prefix(&err, "loading %s: ", "plan");
@@ -134,9 +135,9 @@ static void test_grow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_err),        cmocka_unit_test(test_err_prefix_truncates),
-		cmocka_unit_test(test_strbuf),     cmocka_unit_test(test_edit_distance),
-		cmocka_unit_test(test_nearest),    cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_err),	cmocka_unit_test(test_err_prefix_truncates),
+		cmocka_unit_test(test_strbuf),	cmocka_unit_test(test_edit_distance),
+		cmocka_unit_test(test_nearest), cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_grow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

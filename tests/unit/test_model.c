@@ -64,34 +64,34 @@ static void dump(const struct fixture *fx)
 			fx->f.items[i].id, fx->f.items[i].message);
 }
 
-#define PROVIDERS                                                                             \
-	"apiVersion: forklift.konveyor.io/v1beta1\nkind: Provider\n"                          \
-	"metadata: {name: vcenter, namespace: mig}\n"                                         \
-	"spec:\n  type: vsphere\n  url: https://vc.example.com/sdk\n"                         \
-	"  secret: {name: vc-creds, namespace: mig}\n"                                        \
-	"  settings: {vddkInitImage: quay.io/x/vddk:8, sdkEndpoint: vcenter}\n"               \
-	"---\n"                                                                               \
-	"apiVersion: forklift.konveyor.io/v1beta1\nkind: Provider\n"                          \
-	"metadata: {name: host, namespace: mig}\n"                                            \
-	"spec: {type: openshift}\n"                                                           \
-	"---\n"                                                                               \
-	"apiVersion: forklift.konveyor.io/v1beta1\nkind: NetworkMap\n"                        \
-	"metadata: {name: net, namespace: mig}\n"                                             \
-	"spec:\n  provider: {source: {name: vcenter}, destination: {name: host}}\n"           \
-	"  map:\n  - source: {id: network-1}\n    destination: {type: pod}\n"                 \
-	"---\n"                                                                               \
-	"apiVersion: forklift.konveyor.io/v1beta1\nkind: StorageMap\n"                        \
-	"metadata: {name: st, namespace: mig}\n"                                              \
-	"spec:\n  provider: {source: {name: vcenter}, destination: {name: host}}\n"           \
-	"  map:\n  - source: {id: datastore-1}\n"                                             \
-	"    destination: {storageClass: ceph, accessMode: ReadWriteOnce}\n"                  \
+#define PROVIDERS                                                                                  \
+	"apiVersion: forklift.konveyor.io/v1beta1\nkind: Provider\n"                               \
+	"metadata: {name: vcenter, namespace: mig}\n"                                              \
+	"spec:\n  type: vsphere\n  url: https://vc.example.com/sdk\n"                              \
+	"  secret: {name: vc-creds, namespace: mig}\n"                                             \
+	"  settings: {vddkInitImage: quay.io/x/vddk:8, sdkEndpoint: vcenter}\n"                    \
+	"---\n"                                                                                    \
+	"apiVersion: forklift.konveyor.io/v1beta1\nkind: Provider\n"                               \
+	"metadata: {name: host, namespace: mig}\n"                                                 \
+	"spec: {type: openshift}\n"                                                                \
+	"---\n"                                                                                    \
+	"apiVersion: forklift.konveyor.io/v1beta1\nkind: NetworkMap\n"                             \
+	"metadata: {name: net, namespace: mig}\n"                                                  \
+	"spec:\n  provider: {source: {name: vcenter}, destination: {name: host}}\n"                \
+	"  map:\n  - source: {id: network-1}\n    destination: {type: pod}\n"                      \
+	"---\n"                                                                                    \
+	"apiVersion: forklift.konveyor.io/v1beta1\nkind: StorageMap\n"                             \
+	"metadata: {name: st, namespace: mig}\n"                                                   \
+	"spec:\n  provider: {source: {name: vcenter}, destination: {name: host}}\n"                \
+	"  map:\n  - source: {id: datastore-1}\n"                                                  \
+	"    destination: {storageClass: ceph, accessMode: ReadWriteOnce}\n"                       \
 	"---\n"
 
-#define PLAN_HEAD                                                                             \
-	"apiVersion: forklift.konveyor.io/v1beta1\nkind: Plan\n"                              \
-	"metadata: {name: wave-1, namespace: mig}\n"                                          \
-	"spec:\n"                                                                             \
-	"  provider: {source: {name: vcenter}, destination: {name: host}}\n"                  \
+#define PLAN_HEAD                                                                                  \
+	"apiVersion: forklift.konveyor.io/v1beta1\nkind: Plan\n"                                   \
+	"metadata: {name: wave-1, namespace: mig}\n"                                               \
+	"spec:\n"                                                                                  \
+	"  provider: {source: {name: vcenter}, destination: {name: host}}\n"                       \
 	"  map: {network: {name: net}, storage: {name: st}}\n"
 
 static void test_plan_fields(void **state)
@@ -151,8 +151,9 @@ static void test_plan_fields(void **state)
 	assert_null(FERRY_AT(p->spec.vms, struct ferry_plan_vm, 1)->id.v);
 	/* affinity is kept as written and round-trips, typed as Kubernetes reads it */
 	aff = ferry_node_to_json(p->spec.target_affinity.node);
-	assert_string_equal(aff, "{\"podAntiAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":"
-				 "[{\"topologyKey\":\"kubernetes.io/hostname\",\"weight\":100}]}}");
+	assert_string_equal(
+		aff, "{\"podAntiAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":"
+		     "[{\"topologyKey\":\"kubernetes.io/hostname\",\"weight\":100}]}}");
 	free(aff);
 }
 
@@ -190,11 +191,10 @@ static void test_types(void **state)
 {
 	struct fixture *fx = *state;
 
-	load(fx, PROVIDERS PLAN_HEAD
-	     "  archived: \"true\"\n"
-	     "  preserveStaticIPs: yes\n"
-	     "  targetNodeSelector: {zone: 1}\n"
-	     "  vms: {id: vm-1}\n");
+	load(fx, PROVIDERS PLAN_HEAD "  archived: \"true\"\n"
+				     "  preserveStaticIPs: yes\n"
+				     "  targetNodeSelector: {zone: 1}\n"
+				     "  vms: {id: vm-1}\n");
 	assert_int_equal(count(fx, "schema.type"), 3);
 	assert_int_equal(count(fx, "yaml.bool-1-1"), 1);
 	assert_non_null(strstr(find(fx, "schema.type")->message,
@@ -207,10 +207,9 @@ static void test_enums_and_names(void **state)
 	struct fixture *fx = *state;
 	const struct ferry_finding *x;
 
-	load(fx, PROVIDERS PLAN_HEAD
-	     "  type: wram\n"
-	     "  targetNamespace: Apps_NS\n"
-	     "  vms:\n  - id: vm-1\n    targetName: Web_01\n");
+	load(fx, PROVIDERS PLAN_HEAD "  type: wram\n"
+				     "  targetNamespace: Apps_NS\n"
+				     "  vms:\n  - id: vm-1\n    targetName: Web_01\n");
 	x = find(fx, "schema.enum");
 	assert_non_null(x);
 	assert_string_equal(x->message, "spec.type: \"wram\" is not one of: cold, warm, live, "
@@ -224,17 +223,16 @@ static void test_references(void **state)
 	struct fixture *fx = *state;
 	const struct ferry_finding *x;
 
-	load(fx, PROVIDERS
-	     "apiVersion: forklift.konveyor.io/v1beta1\nkind: Plan\n"
-	     "metadata: {name: p, namespace: mig}\n"
-	     "spec:\n"
-	     "  provider: {source: {name: vcentre}, destination: {name: host}}\n"
-	     "  map: {network: {name: net}, storage: {name: st, namespace: other}}\n"
-	     "  vms: [{id: vm-1, hooks: [{hook: {name: nohook}, step: PostHook}]}]\n"
-	     "---\n"
-	     "apiVersion: forklift.konveyor.io/v1beta1\nkind: Migration\n"
-	     "metadata: {name: m, namespace: mig}\n"
-	     "spec: {plan: {name: nope}}\n");
+	load(fx, PROVIDERS "apiVersion: forklift.konveyor.io/v1beta1\nkind: Plan\n"
+			   "metadata: {name: p, namespace: mig}\n"
+			   "spec:\n"
+			   "  provider: {source: {name: vcentre}, destination: {name: host}}\n"
+			   "  map: {network: {name: net}, storage: {name: st, namespace: other}}\n"
+			   "  vms: [{id: vm-1, hooks: [{hook: {name: nohook}, step: PostHook}]}]\n"
+			   "---\n"
+			   "apiVersion: forklift.konveyor.io/v1beta1\nkind: Migration\n"
+			   "metadata: {name: m, namespace: mig}\n"
+			   "spec: {plan: {name: nope}}\n");
 	x = find(fx, "plan.provider.not-found");
 	assert_non_null(x);
 	assert_int_equal(x->category, FERRY_CAT_CRITICAL);
@@ -255,7 +253,8 @@ static void test_duplicates(void **state)
 	load(fx, PROVIDERS PLAN_HEAD
 	     "  vms:\n  - id: vm-1\n  - {id: vm-2, targetName: a}\n  - {id: vm-1}\n"
 	     "  - {name: x, targetName: a}\n"
-	     "  - {id: vm-3, hooks: [{hook: {name: h}, step: PreHook}, {hook: {name: h}, step: PreHook}]}\n"
+	     "  - {id: vm-3, hooks: [{hook: {name: h}, step: PreHook}, {hook: {name: h}, step: "
+	     "PreHook}]}\n"
 	     "---\n"
 	     "apiVersion: forklift.konveyor.io/v1beta1\nkind: Hook\n"
 	     "metadata: {name: h, namespace: mig}\nspec: {image: quay.io/x/y}\n"
@@ -276,7 +275,8 @@ static void test_secret_credentials(void **state)
 	const struct ferry_finding *x;
 
 	load(fx, "apiVersion: v1\nkind: Secret\nmetadata: {name: vc-creds, namespace: mig}\n"
-		 "type: Opaque\nstringData:\n  user: admin\n  password: hunter2\n  url: https://x/sdk\n");
+		 "type: Opaque\nstringData:\n  user: admin\n  password: hunter2\n  url: "
+		 "https://x/sdk\n");
 	assert_int_equal(count(fx, "secret.plaintext-credentials"), 2);
 	x = find(fx, "secret.plaintext-credentials");
 	assert_int_equal(x->category, FERRY_CAT_CRITICAL);
@@ -347,9 +347,9 @@ static void test_required_and_empty(void **state)
 	load(fx, "apiVersion: forklift.konveyor.io/v1beta1\nkind: Plan\nmetadata: {name: a}\n"
 		 "spec:\n  provider:\n  vms: []\n");
 	assert_int_equal(count(fx, "schema.required"), 2);
-	assert_non_null(strstr(fx->f.items[0].message, "required field \"spec.provider\" is empty") ?
-				   fx->f.items[0].message :
-				   find(fx, "schema.required")->message);
+	assert_non_null(strstr(fx->f.items[0].message, "required field \"spec.provider\" is empty")
+				? fx->f.items[0].message
+				: find(fx, "schema.required")->message);
 	/* namespace defaults as kubectl applies it */
 	assert_string_equal(ferry_model_plans(&fx->m)[0].obj.ns, "default");
 }
@@ -358,13 +358,14 @@ static void test_storagemap_offload(void **state)
 {
 	struct fixture *fx = *state;
 
-	load(fx, PROVIDERS "apiVersion: forklift.konveyor.io/v1beta1\nkind: StorageMap\n"
-			   "metadata: {name: offload, namespace: mig}\n"
-			   "spec:\n  provider: {source: {name: vcenter}, destination: {name: host}}\n"
-			   "  map:\n  - source: {id: ds-1}\n"
-			   "    destination:\n      storageClass: ceph\n"
-			   "      offloadPlugin:\n        vsphereXcopyConfig: {secretRef: s, "
-			   "storageVendorProduct: ontapp}\n");
+	load(fx,
+	     PROVIDERS "apiVersion: forklift.konveyor.io/v1beta1\nkind: StorageMap\n"
+		       "metadata: {name: offload, namespace: mig}\n"
+		       "spec:\n  provider: {source: {name: vcenter}, destination: {name: host}}\n"
+		       "  map:\n  - source: {id: ds-1}\n"
+		       "    destination:\n      storageClass: ceph\n"
+		       "      offloadPlugin:\n        vsphereXcopyConfig: {secretRef: s, "
+		       "storageVendorProduct: ontapp}\n");
 	assert_non_null(find(fx, "storagemap.offload-plugin.misplaced"));
 	assert_non_null(strstr(find(fx, "schema.enum")->message, "did you mean \"ontap\"?"));
 	assert_null(find(fx, "storagemap.destination.access-mode"));
@@ -389,10 +390,11 @@ static void test_kind_in_wrong_group(void **state)
 	struct fixture *fx = *state;
 
 	/* Our kind names in our groups with the wrong group: a mistake, no crash. */
-	load(fx, "apiVersion: forklift.konveyor.io/v1beta1\nkind: Secret\nmetadata: {name: a}\n---\n"
-		 "apiVersion: ferry.dev/v1alpha1\nkind: Plan\nmetadata: {name: b}\n---\n"
-		 /* the same name in somebody else's group is their object */
-		 "apiVersion: kyverno.io/v1\nkind: Policy\nmetadata: {name: c}\n");
+	load(fx,
+	     "apiVersion: forklift.konveyor.io/v1beta1\nkind: Secret\nmetadata: {name: a}\n---\n"
+	     "apiVersion: ferry.dev/v1alpha1\nkind: Plan\nmetadata: {name: b}\n---\n"
+	     /* the same name in somebody else's group is their object */
+	     "apiVersion: kyverno.io/v1\nkind: Policy\nmetadata: {name: c}\n");
 	assert_int_equal(count(fx, "schema.api-version.unsupported"), 2);
 	assert_string_equal(find(fx, "schema.api-version.unsupported")->message,
 			    "Secret: apiVersion \"forklift.konveyor.io/v1beta1\" is not supported; "
@@ -405,15 +407,18 @@ static void test_missing_spec(void **state)
 {
 	struct fixture *fx = *state;
 
-	load(fx, "apiVersion: forklift.konveyor.io/v1beta1\nkind: Plan\nmetadata: {name: a}\n---\n"
-		 "apiVersion: forklift.konveyor.io/v1beta1\nkind: Hook\nmetadata: {name: b}\nspec:\n");
+	load(fx,
+	     "apiVersion: forklift.konveyor.io/v1beta1\nkind: Plan\nmetadata: {name: a}\n---\n"
+	     "apiVersion: forklift.konveyor.io/v1beta1\nkind: Hook\nmetadata: {name: b}\nspec:\n");
 	assert_int_equal(count(fx, "schema.required"), 2);
 	assert_string_equal(fx->f.items[0].message, "Plan: missing required field \"spec\"");
-	assert_string_equal(find(fx, "schema.required")->message, "Plan: missing required field \"spec\"");
+	assert_string_equal(find(fx, "schema.required")->message,
+			    "Plan: missing required field \"spec\"");
 	{
 		size_t hits = 0;
 		for (size_t i = 0; i < fx->f.len; i++)
-			if (strstr(fx->f.items[i].message, "Hook: required field \"spec\" is empty")) {
+			if (strstr(fx->f.items[i].message,
+				   "Hook: required field \"spec\" is empty")) {
 				assert_int_equal(fx->f.items[i].line, 8);
 				hits++;
 			}
@@ -452,7 +457,8 @@ static void test_template_column_counts_characters(void **state)
 	struct fixture *fx = *state;
 
 	/* "día" is 4 bytes but 3 columns; libyaml counts columns in characters */
-	load(fx, PROVIDERS PLAN_HEAD "  pvcNameTemplate: d\xc3\xad" "a-{{.VMName}}\n  vms: [{id: vm-1}]\n");
+	load(fx, PROVIDERS PLAN_HEAD "  pvcNameTemplate: d\xc3\xad"
+				     "a-{{.VMName}}\n  vms: [{id: vm-1}]\n");
 	assert_int_equal(find(fx, "template.unknown-variable")->line, 39);
 	assert_int_equal(find(fx, "template.unknown-variable")->col, 26); /* the "." of .VMName */
 }
@@ -478,7 +484,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_spec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_provider_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_misplaced_hint_is_per_kind, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_template_column_counts_characters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_template_column_counts_characters, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

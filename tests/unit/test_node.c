@@ -28,8 +28,8 @@ static void on_warn(void *arg, const struct ferry_pos *pos, const char *id, cons
 	w->col = pos->col;
 }
 
-static struct ferry_doc **parse(const char *text, size_t *n, struct warns *w,
-				struct ferry_err *err, int *rc)
+static struct ferry_doc **parse(const char *text, size_t *n, struct warns *w, struct ferry_err *err,
+				int *rc)
 {
 	struct ferry_doc **docs;
 	*rc = ferry_yaml_parse("t.yaml", text, strlen(text), &docs, n, on_warn, w, err);
@@ -185,9 +185,10 @@ static void test_billion_laughs(void **state)
 	(void)state;
 	ferry_sb_adds(&sb, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
 	for (int i = 1; i < 10; i++)
-		ferry_sb_addf(&sb, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n",
-			      i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1,
-			      i - 1);
+		ferry_sb_addf(
+			&sb,
+			"a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n",
+			i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
 	rc = ferry_yaml_parse("t.yaml", sb.buf, sb.len, &d, &n, on_warn, &w, &err);
 	assert_int_equal(rc, -1);
 	assert_int_equal(err.code, FERRY_E_LIMIT);
