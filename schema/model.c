@@ -197,6 +197,12 @@ static const struct shape meta_shape = {sizeof(struct ferry_meta), offsetof(stru
 			NULL                                                                       \
 	}
 
+/* The top level of a kind whose body is under spec. */
+#define KIND_FIELDS(T, spec_shape)                                                                 \
+	HEADER_FIELDS(T),                                                                          \
+		{"spec", T_STRUCT, offsetof(T, spec), &spec_shape, NULL, F_REQUIRED, NULL},        \
+		STATUS_FIELD, END
+
 /* Provider */
 #define PS(m) OFF(struct ferry_provider, spec.settings, m)
 static const struct field settings_fields[] = {
@@ -224,12 +230,7 @@ static const struct field provider_spec_fields[] = {
 };
 static const struct shape provider_spec_shape = {0, NONE, NONE, provider_spec_fields};
 static const struct field provider_fields[] = {
-	HEADER_FIELDS(struct ferry_provider),
-	{"spec", T_STRUCT, offsetof(struct ferry_provider, spec), &provider_spec_shape, NULL,
-	 F_REQUIRED, NULL},
-	STATUS_FIELD,
-	END,
-};
+	KIND_FIELDS(struct ferry_provider, provider_spec_shape)};
 
 /* Host */
 #define HS(m) OFF(struct ferry_host, spec, m)
@@ -242,13 +243,7 @@ static const struct field host_spec_fields[] = {
 	END,
 };
 static const struct shape host_spec_shape = {0, NONE, NONE, host_spec_fields};
-static const struct field host_fields[] = {
-	HEADER_FIELDS(struct ferry_host),
-	{"spec", T_STRUCT, offsetof(struct ferry_host, spec), &host_spec_shape, NULL, F_REQUIRED,
-	 NULL},
-	STATUS_FIELD,
-	END,
-};
+static const struct field host_fields[] = {KIND_FIELDS(struct ferry_host, host_spec_shape)};
 
 /* NetworkMap */
 #define NP(m) offsetof(struct ferry_network_pair, m)
@@ -288,12 +283,7 @@ static const struct field networkmap_spec_fields[] = {
 };
 static const struct shape networkmap_spec_shape = {0, NONE, NONE, networkmap_spec_fields};
 static const struct field networkmap_fields[] = {
-	HEADER_FIELDS(struct ferry_networkmap),
-	{"spec", T_STRUCT, offsetof(struct ferry_networkmap, spec), &networkmap_spec_shape, NULL,
-	 F_REQUIRED, NULL},
-	STATUS_FIELD,
-	END,
-};
+	KIND_FIELDS(struct ferry_networkmap, networkmap_spec_shape)};
 
 /* StorageMap */
 #define OP(m) offsetof(struct ferry_offload_plugin, m)
@@ -362,12 +352,7 @@ static const struct field storagemap_spec_fields[] = {
 };
 static const struct shape storagemap_spec_shape = {0, NONE, NONE, storagemap_spec_fields};
 static const struct field storagemap_fields[] = {
-	HEADER_FIELDS(struct ferry_storagemap),
-	{"spec", T_STRUCT, offsetof(struct ferry_storagemap, spec), &storagemap_spec_shape, NULL,
-	 F_REQUIRED, NULL},
-	STATUS_FIELD,
-	END,
-};
+	KIND_FIELDS(struct ferry_storagemap, storagemap_spec_shape)};
 
 /* Plan */
 #define PH(m) offsetof(struct ferry_plan_hook, m)
@@ -467,13 +452,7 @@ static const struct field plan_spec_fields[] = {
 	END,
 };
 static const struct shape plan_spec_shape = {0, NONE, NONE, plan_spec_fields};
-static const struct field plan_fields[] = {
-	HEADER_FIELDS(struct ferry_plan),
-	{"spec", T_STRUCT, offsetof(struct ferry_plan, spec), &plan_spec_shape, NULL, F_REQUIRED,
-	 NULL},
-	STATUS_FIELD,
-	END,
-};
+static const struct field plan_fields[] = {KIND_FIELDS(struct ferry_plan, plan_spec_shape)};
 
 /* Migration */
 #define VR(m) offsetof(struct ferry_vm_ref, m)
@@ -506,12 +485,7 @@ static const struct field migration_spec_fields[] = {
 };
 static const struct shape migration_spec_shape = {0, NONE, NONE, migration_spec_fields};
 static const struct field migration_fields[] = {
-	HEADER_FIELDS(struct ferry_migration),
-	{"spec", T_STRUCT, offsetof(struct ferry_migration, spec), &migration_spec_shape, NULL,
-	 F_REQUIRED, NULL},
-	STATUS_FIELD,
-	END,
-};
+	KIND_FIELDS(struct ferry_migration, migration_spec_shape)};
 
 /* Hook */
 #define AA(m) OFF(struct ferry_hook, spec.aap, m)
@@ -533,13 +507,7 @@ static const struct field hook_spec_fields[] = {
 	END,
 };
 static const struct shape hook_spec_shape = {0, NONE, NONE, hook_spec_fields};
-static const struct field hook_fields[] = {
-	HEADER_FIELDS(struct ferry_hook),
-	{"spec", T_STRUCT, offsetof(struct ferry_hook, spec), &hook_spec_shape, NULL, F_REQUIRED,
-	 NULL},
-	STATUS_FIELD,
-	END,
-};
+static const struct field hook_fields[] = {KIND_FIELDS(struct ferry_hook, hook_spec_shape)};
 
 /* Secret: the body is at the top level, next to metadata. */
 static const struct field secret_fields[] = {
@@ -572,12 +540,7 @@ static const struct field policy_spec_fields[] = {
 	END,
 };
 static const struct shape policy_spec_shape = {0, NONE, NONE, policy_spec_fields};
-static const struct field policy_fields[] = {
-	HEADER_FIELDS(struct ferry_policy),
-	{"spec", T_STRUCT, offsetof(struct ferry_policy, spec), &policy_spec_shape, NULL,
-	 F_REQUIRED, NULL},
-	END,
-};
+static const struct field policy_fields[] = {KIND_FIELDS(struct ferry_policy, policy_spec_shape)};
 
 struct kind_info {
 	const char *name;
