@@ -1293,6 +1293,13 @@ static int load_tree(struct ferry_model *m, const char *dir, int depth, struct f
 		return 0;
 	}
 	d = opendir(dir);
+	if (!d && depth > 0) {
+		/* Report it and go on: the rest of the tree is still worth checking. */
+		struct ferry_pos p = {intern_file(m, dir), 0, 0};
+		ferry_findings_add(f, FERRY_CAT_ERROR, "load.io", &p, "cannot read directory: %s",
+				   strerror(errno));
+		return 0;
+	}
 	if (!d)
 		return ferry_err_set(err, errno == ENOENT ? FERRY_E_NOT_FOUND : FERRY_E_IO,
 				     "cannot read directory %s: %s", dir, strerror(errno));

@@ -51,4 +51,15 @@ expect validate-bad 1 "bad/h.yaml:4:38: Error: Hook ns/h: deadline is a positive
 expect options-after-dir 1 '"id": "hook.deadline.invalid"' -- validate "$tmp/bad" -o json
 expect validate-json 1 '"id": "hook.deadline.invalid"' -- validate -o json "$tmp/bad"
 
+# an unreadable subdirectory is a finding, and the rest is still checked
+# (root ignores permissions, so only run this as another user)
+if [ "$(id -u)" -ne 0 ]; then
+	mkdir -p "$tmp/sub/locked"
+	cp "$tmp/bad/h.yaml" "$tmp/sub/h.yaml"
+	chmod 000 "$tmp/sub/locked"
+	expect unreadable-subdir 1 "sub/locked: Error: cannot read directory" -- validate "$tmp/sub"
+	expect unreadable-subdir-rest 1 "hook.deadline.invalid" -- validate "$tmp/sub"
+	chmod 755 "$tmp/sub/locked"
+fi
+
 [ "$fails" -eq 0 ] || { echo "$fails failed"; exit 1; }
