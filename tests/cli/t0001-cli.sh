@@ -51,6 +51,20 @@ expect validate-bad 1 "bad/h.yaml:4:38: Error: Hook ns/h: deadline is a positive
 expect options-after-dir 1 '"id": "hook.deadline.invalid"' -- validate "$tmp/bad" -o json
 expect validate-json 1 '"id": "hook.deadline.invalid"' -- validate -o json "$tmp/bad"
 
+# links are not followed, deep trees and huge files are refused, with findings
+mkdir -p "$tmp/limits"
+cp "$tmp/ok/h.yaml" "$tmp/limits/real.yaml"
+ln -s real.yaml "$tmp/limits/link.yaml"
+deep="$tmp/limits"
+for i in $(seq 1 34); do deep="$deep/d"; done
+mkdir -p "$deep"
+cp "$tmp/ok/h.yaml" "$deep/too-deep.yaml"
+head -c 16777217 /dev/zero | tr '\0' '#' >"$tmp/limits/huge.yaml"
+expect symlink 1 "link.yaml: Warning: symbolic link not followed" -- validate "$tmp/limits"
+expect depth 1 "Warning: directories nested deeper than 32 levels are not read \[load.depth\]" -- validate "$tmp/limits"
+expect size-limit 1 "huge.yaml: Error: file larger than 16777216 bytes \[yaml.limit\]" -- validate "$tmp/limits"
+expect limits-rest 1 "1 object:" -- validate "$tmp/limits"
+
 # an unreadable subdirectory is a finding, and the rest is still checked
 # (root ignores permissions, so only run this as another user)
 if [ "$(id -u)" -ne 0 ]; then
