@@ -3,6 +3,7 @@
 # uses. libjq is the exception: Debian bookworm's libjq-dev ships no .pc file,
 # so it is found by header and library name.
 find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
 
 pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2)
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)

@@ -95,6 +95,7 @@ const char *ferry_errcode_name(enum ferry_errcode code)
 	case FERRY_E_CONFLICT: return "conflict";
 	case FERRY_E_IO: return "io";
 	case FERRY_E_LIMIT: return "limit";
+	case FERRY_E_CANCELLED: return "cancelled";
 	case FERRY_E_INTERNAL: return "internal";
 	}
 	return "unknown";

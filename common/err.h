@@ -25,6 +25,7 @@ enum ferry_errcode {
 	FERRY_E_CONFLICT,    /* lost a race with another writer */
 	FERRY_E_IO,	     /* local I/O failure (errno in the message) */
 	FERRY_E_LIMIT,	     /* input exceeds a size/depth/count limit */
+	FERRY_E_CANCELLED,   /* stopped because someone asked */
 	FERRY_E_INTERNAL,    /* a bug in ferry */
 };
 
