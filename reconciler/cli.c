@@ -41,7 +41,26 @@ static const struct ferry_command commands[] = {
 	{"run", "the daemon: poll or webhook-triggered reconcile, HTTP endpoints, workers",
 	 "usage: ferry run [-c ferry.ini]\n", NULL, "the reconciler issue"},
 	{"copy", "copy a disk between NBD endpoints and files (the data plane)",
-	 "usage: ferry copy [options] SRC DST\n", NULL, "the data-plane issue"},
+	 "usage: ferry copy [options] SRC DST\n\n"
+	 "Copy a disk image. SRC and DST are NBD URIs (nbd://host:port/export,\n"
+	 "nbd+unix:///export?socket=PATH, nbds:// for TLS with ?tls-certificates=DIR\n"
+	 "or ?tls-psk-file=FILE), local files or block devices; DST may be null:.\n"
+	 "Only allocated data is read; zeroes become zero requests (or nothing on a\n"
+	 "new sparse file). The destination is flushed before success.\n\n"
+	 "options:\n"
+	 "  --connections N         parallel connections (default 4)\n"
+	 "  --requests N            requests in flight per connection (default 1)\n"
+	 "  --request-size SIZE     bytes per request, power of two (default 2M)\n"
+	 "  --incremental bitmap:NAME  copy only what qemu:dirty-bitmap:NAME marks\n"
+	 "  --changed-areas FILE    copy only the ranges in FILE, a JSON array of\n"
+	 "                          {\"start\": N, \"length\": N}\n"
+	 "  --checkpoint FILE       record finished ranges; rerun to resume\n"
+	 "  --verify                compare SHA-256 of both ends after copying\n"
+	 "  --rate-limit BYTES/S    cap the data rate (e.g. 100M)\n"
+	 "  --progress              progress bar with rate and ETA on a terminal\n"
+	 "  -o, --output FORMAT     text (default) or json (a final report)\n\n"
+	 "exit status: 0 copied (and verified); 1 the copy failed; 2 usage error.\n",
+	 ferry_cmd_copy, NULL},
 	{"get", "read status and inventory, kubectl-like",
 	 "usage: ferry get KIND [NAME] [-o yaml|json]\n", NULL, "the reconciler issue"},
 	{"describe", "show one object's status in detail", "usage: ferry describe KIND NAME\n",

@@ -25,5 +25,6 @@ int ferry_cli_main(int argc, char **argv);
 
 /* Subcommands. argv[0] is the subcommand name. */
 int ferry_cmd_validate(int argc, char **argv);
+int ferry_cmd_copy(int argc, char **argv);
 
 #endif
