@@ -36,7 +36,7 @@ expect suggest 2 "Did you mean 'validate'?" -- valdate
 expect suggest-copy 2 "Did you mean 'copy'?" -- cpy
 expect no-suggestion 2 "See 'ferry help'" -- frobnicate
 expect bad-option 2 "unknown option '--frob'" -- --frob
-expect not-implemented 2 "not implemented yet" -- copy a b
+expect not-implemented 2 "not implemented yet" -- diff
 expect not-implemented-help 0 "not implemented yet" -- help diff
 expect validate-usage 2 "usage: ferry validate" -- validate
 expect validate-format 2 "unknown output format 'xml'" -- validate -o xml .
