@@ -142,6 +142,9 @@ static int nbd_connect(struct ferry_ep *ep, struct nbd_handle **out, struct ferr
 	if (nbd_set_uri_allow_local_file(h, true) == -1 ||
 	    (tls && nbd_set_tls(h, LIBNBD_TLS_REQUIRE) == -1) ||
 	    nbd_set_handle_name(h, "ferry") == -1 ||
+	    /* Every byte of a read buffer is overwritten by the reply or the
+	     * read fails; zeroing it first cost 7% of a copy. */
+	    nbd_set_pread_initialize(h, false) == -1 ||
 	    nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1)
 		goto fail;
 	for (i = 0; i < nbd->n_contexts; i++)
