@@ -1,27 +1,30 @@
 #include "dataplane/copy.h"
 
 #include "common/alloc.h"
+#include "common/log.h"
 #include "dataplane/checkpoint.h"
 #include "dataplane/endpoint.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define DEFAULT_CONNECTIONS 4
-#define DEFAULT_REQUEST	    (2u << 20)
-#define DEFAULT_MEMORY	    (256u << 20)
-#define DEFAULT_RETRIES	    5
-#define MAX_WORKERS	    64
-#define EXTENT_QUERY	    (1ull << 30) /* bytes of map asked for at once */
-#define ZERO_REQUEST	    (1ull << 30) /* bytes per zero request */
-#define CKPT_INTERVAL_BYTES (1ull << 30) /* flush + checkpoint this often */
-#define CKPT_INTERVAL_SEC   5.0
+#define DEFAULT_CONNECTIONS    4
+#define DEFAULT_REQUEST	       (256u << 10)
+#define DEFAULT_MEMORY	       (256u << 20)
+#define DEFAULT_RETRIES	       5
+#define DEFAULT_ASYNC_REQUESTS 64
+#define MAX_WORKERS	       64
+#define EXTENT_QUERY	       (1ull << 30) /* bytes of map asked for at once */
+#define ZERO_REQUEST	       (1ull << 30) /* bytes per zero request */
+#define CKPT_INTERVAL_BYTES    (1ull << 30) /* flush + checkpoint this often */
+#define CKPT_INTERVAL_SEC      5.0
 
 struct engine {
 	const char *src_spec, *dst_spec;
@@ -186,6 +189,7 @@ struct worker {
 	struct engine *e;
 	struct ferry_ep *src, *dst;
 	void *buf;
+	unsigned nreqs;		      /* requests in flight (asynchronous workers) */
 	struct ferry_extents pending; /* done since the last flush */
 	uint64_t pending_bytes;
 	double last_ckpt;
@@ -235,7 +239,7 @@ static void note_done(struct worker *w, const struct ferry_extent *x)
 	w->pending_bytes += x->len;
 }
 
-static int zero_range(struct worker *w, uint64_t len, uint64_t off, struct ferry_err *err)
+static int zero_range_sync(struct worker *w, uint64_t len, uint64_t off, struct ferry_err *err)
 {
 	struct engine *e = w->e;
 
@@ -254,13 +258,13 @@ static int copy_one(struct worker *w, const struct ferry_extent *x, struct ferry
 	struct engine *e = w->e;
 
 	if (x->flags & FERRY_EXT_ZERO)
-		return zero_range(w, x->len, x->off, err);
+		return zero_range_sync(w, x->len, x->off, err);
 	rate_limit(e, x->len);
 	if (do_op(e, w->src, OP_READ, w->buf, x->len, x->off, err))
 		return -1;
 	atomic_fetch_add(&e->read, x->len);
 	if (all_zero(w->buf, x->len))
-		return zero_range(w, x->len, x->off, err);
+		return zero_range_sync(w, x->len, x->off, err);
 	if (do_op(e, w->dst, OP_WRITE, w->buf, x->len, x->off, err))
 		return -1;
 	atomic_fetch_add(&e->written, x->len);
@@ -307,6 +311,268 @@ static void *worker_main(void *arg)
 	} else if (!stopping(e) && do_op(e, w->dst, OP_FLUSH, NULL, 0, 0, &err)) {
 		fail(e, &err);
 	}
+	return NULL;
+}
+
+/* ---- asynchronous workers --------------------------------------------- */
+
+/* With an endpoint that has asynchronous requests, one worker keeps many
+ * requests in flight on its connection pair and waits in poll(2) on both,
+ * instead of one request at a time: the difference between waiting for
+ * every round trip and keeping the socket busy. A request's life: read
+ * (source) -> write or zero (destination) -> done. An end without aio
+ * calls is driven synchronously in the same loop. Any failure drains what
+ * is in flight and then redoes the failed request with the synchronous,
+ * retrying path, so that reconnecting never abandons a request in flight. */
+
+enum rstate { R_FREE, R_READ, R_WRITE, R_FAILED };
+
+struct req {
+	struct ferry_aio aio;
+	enum rstate state;
+	struct ferry_extent x;
+	void *buf;
+	bool to_dst; /* the pending aio is on the destination */
+	enum { DID_WRITE, DID_ZERO, DID_SKIP } did;
+	struct ferry_err err;
+};
+
+static bool has_aio(const struct ferry_ep *ep)
+{
+	return ep->ops->aio_pread && ep->ops->aio_fd && ep->ops->aio_notify;
+}
+
+/* Start the destination half: write the buffer or zero the range. Bytes
+ * are counted when the request completes, by what it did. */
+static void start_dst(struct worker *w, struct req *r, bool zero)
+{
+	struct engine *e = w->e;
+	int rc;
+
+	memset(&r->aio, 0, sizeof r->aio);
+	r->to_dst = true;
+	r->state = R_WRITE;
+	if (zero && e->dst_fresh && !e->incremental) {
+		r->did = DID_SKIP; /* nothing to wait for */
+		return;
+	}
+	r->did = zero ? DID_ZERO : DID_WRITE;
+	if (!has_aio(w->dst))
+		rc = zero ? do_op(e, w->dst, OP_ZERO, NULL, r->x.len, r->x.off, &r->err)
+			  : do_op(e, w->dst, OP_WRITE, r->buf, r->x.len, r->x.off, &r->err);
+	else if (zero)
+		rc = w->dst->ops->aio_zero(w->dst, r->x.len, r->x.off, &r->aio, &r->err);
+	else
+		rc = w->dst->ops->aio_pwrite(w->dst, r->buf, r->x.len, r->x.off, &r->aio, &r->err);
+	if (rc)
+		r->state = R_FAILED;
+}
+
+static void count_done(struct engine *e, const struct req *r)
+{
+	_Atomic uint64_t *c = r->did == DID_SKIP   ? &e->skipped
+			      : r->did == DID_ZERO ? &e->zeroed
+						   : &e->written;
+	atomic_fetch_add(c, r->x.len);
+}
+
+static void start_req(struct worker *w, struct req *r, const struct ferry_extent *x)
+{
+	struct engine *e = w->e;
+
+	r->x = *x;
+	r->to_dst = false;
+	ferry_err_clear(&r->err);
+	if (x->flags & FERRY_EXT_ZERO) {
+		start_dst(w, r, true);
+		return;
+	}
+	rate_limit(e, x->len);
+	memset(&r->aio, 0, sizeof r->aio);
+	r->state = R_READ;
+	if (!has_aio(w->src)) {
+		if (do_op(e, w->src, OP_READ, r->buf, x->len, x->off, &r->err))
+			r->state = R_FAILED;
+		return;
+	}
+	if (w->src->ops->aio_pread(w->src, r->buf, x->len, x->off, &r->aio, &r->err))
+		r->state = R_FAILED;
+}
+
+/* The synchronous path for a request whose asynchronous attempt failed,
+ * with retries and reconnects (nothing else is in flight by now). */
+static int redo_sync(struct worker *w, struct req *r, struct ferry_err *err)
+{
+	int rc = copy_one(w, &r->x, err);
+
+	r->state = R_FREE;
+	if (!rc)
+		note_done(w, &r->x);
+	return rc;
+}
+
+static unsigned in_flight(const struct req *rs, unsigned n)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < n; i++)
+		k += rs[i].aio.pending > 0;
+	return k;
+}
+
+/* Writes that finished (synchronously, or skipped) but are not yet
+ * recorded by the advance loop. */
+static bool waiting_writes(const struct req *rs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (rs[i].state == R_WRITE && !rs[i].aio.pending)
+			return true;
+	return false;
+}
+
+static int poll_ends(struct worker *w, int timeout_ms, struct ferry_err *err)
+{
+	struct ferry_ep *eps[2] = {w->src, w->dst};
+	struct pollfd pfd[2];
+	int idx[2], n = 0;
+
+	for (int i = 0; i < 2; i++) {
+		short ev;
+		int fd;
+		if (!has_aio(eps[i]) || !eps[i]->ops->aio_in_flight(eps[i]))
+			continue;
+		fd = eps[i]->ops->aio_fd(eps[i], &ev);
+		if (fd < 0 || !ev)
+			continue;
+		pfd[n].fd = fd;
+		pfd[n].events = ev;
+		pfd[n].revents = 0;
+		idx[n++] = i;
+	}
+	if (!n)
+		return 0;
+	if (poll(pfd, (nfds_t)n, timeout_ms) < 0 && errno != EINTR)
+		return ferry_err_set(err, FERRY_E_IO, "poll: %s", strerror(errno));
+	for (int j = 0; j < n; j++) {
+		struct ferry_ep *ep = eps[idx[j]];
+		/* A failure here completes the requests in flight with errors;
+		 * they are redone one by one. */
+		if (pfd[j].revents && ep->ops->aio_notify(ep, pfd[j].revents, err))
+			ferry_err_clear(err);
+	}
+	return 0;
+}
+
+static void *worker_async(void *arg)
+{
+	struct worker *w = arg;
+	struct engine *e = w->e;
+	unsigned n = w->nreqs;
+	struct req *rs = ferry_xcalloc(n, sizeof *rs);
+	struct ferry_err err = FERRY_ERR_INIT;
+	bool more = true, draining = false;
+
+	for (unsigned i = 0; i < n; i++)
+		rs[i].buf = (char *)w->buf + (size_t)i * e->request;
+	for (;;) {
+		bool failed = false;
+
+		/* advance finished requests */
+		for (unsigned i = 0; i < n; i++) {
+			struct req *r = &rs[i];
+			if (r->state == R_FREE || r->aio.pending)
+				continue;
+			if (r->state == R_FAILED || r->aio.error) {
+				if (r->state != R_FAILED)
+					ferry_err_set(&r->err, FERRY_E_RETRYABLE,
+						      "%s at offset %" PRIu64 ": %s",
+						      r->to_dst ? "write" : "read", r->x.off,
+						      strerror(r->aio.error));
+				r->state = R_FAILED;
+				failed = true;
+				continue;
+			}
+			if (r->state == R_READ) {
+				atomic_fetch_add(&e->read, r->x.len);
+				if (stopping(e)) { /* not written: a resume redoes it */
+					r->state = R_FREE;
+					continue;
+				}
+				start_dst(w, r, all_zero(r->buf, r->x.len));
+			} else { /* R_WRITE finished */
+				count_done(e, r);
+				note_done(w, &r->x);
+				r->state = R_FREE;
+			}
+		}
+		/* failures: stop starting, drain, then redo each synchronously */
+		if (failed || draining) {
+			draining = true;
+			if (in_flight(rs, n) == 0) {
+				for (unsigned i = 0; i < n; i++) {
+					if (rs[i].state != R_FAILED)
+						continue;
+					atomic_fetch_add(&e->retries, 1);
+					if (redo_sync(w, &rs[i], &err)) {
+						fail(e, &err);
+						goto out;
+					}
+				}
+				draining = false;
+			}
+		}
+		if (stopping(e) && in_flight(rs, n) == 0 && !waiting_writes(rs, n))
+			break;
+		/* checkpoint: only what is flushed, with nothing in flight */
+		if (e->ckpt && !draining &&
+		    (w->pending_bytes >= CKPT_INTERVAL_BYTES ||
+		     now() - w->last_ckpt >= CKPT_INTERVAL_SEC)) {
+			if (in_flight(rs, n) == 0) {
+				if (commit_pending(w, &err)) {
+					fail(e, &err);
+					goto out;
+				}
+			} else {
+				draining = true; /* let the flight land first */
+			}
+		}
+		/* start new requests in free slots */
+		for (unsigned i = 0; more && !draining && !stopping(e) && i < n; i++) {
+			struct ferry_extent x;
+			if (rs[i].state != R_FREE)
+				continue;
+			pthread_mutex_lock(&e->lock);
+			more = e->next < e->work.len;
+			if (more)
+				x = e->work.v[e->next++];
+			pthread_mutex_unlock(&e->lock);
+			if (more)
+				start_req(w, &rs[i], &x);
+		}
+		if (!more && in_flight(rs, n) == 0) {
+			bool idle = true;
+			for (unsigned i = 0; i < n; i++)
+				idle &= rs[i].state == R_FREE;
+			if (idle)
+				break;
+			continue; /* synchronous halves still to advance */
+		}
+		if (poll_ends(w, 100, &err)) {
+			fail(e, &err);
+			goto out;
+		}
+		report_progress(e, false);
+	}
+	if (w->pending.len) {
+		if (commit_pending(w, &err))
+			fail(e, &err);
+	} else if (!stopping(e) && do_op(e, w->dst, OP_FLUSH, NULL, 0, 0, &err)) {
+		fail(e, &err);
+	}
+out:
+	/* nothing may still write into the buffers when they are freed */
+	while (in_flight(rs, n) && !poll_ends(w, 100, &err))
+		;
+	free(rs);
 	return NULL;
 }
 
@@ -657,8 +923,9 @@ int ferry_copy(const char *src, const char *dst, const struct ferry_copy_opts *o
 	struct worker *ws = NULL;
 	pthread_t *th = NULL;
 	struct ferry_extents done = FERRY_EXTENTS_INIT;
-	unsigned n = 0, want;
+	unsigned n = 0, want, conns, reqs;
 	size_t memory;
+	bool async;
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
@@ -682,15 +949,10 @@ int ferry_copy(const char *src, const char *dst, const struct ferry_copy_opts *o
 		goto out_early;
 	}
 
-	want = (opts->connections ? opts->connections : DEFAULT_CONNECTIONS) *
-	       (opts->requests ? opts->requests : 1);
 	memory = opts->max_memory ? opts->max_memory : DEFAULT_MEMORY;
-	if (want > MAX_WORKERS)
-		want = MAX_WORKERS;
-	if ((size_t)want * e.request > memory)
-		want = (unsigned)(memory / e.request) ? (unsigned)(memory / e.request) : 1;
-	ws = ferry_xcalloc(want, sizeof *ws);
-	th = ferry_xcalloc(want, sizeof *th);
+	ws = ferry_xcalloc(MAX_WORKERS, sizeof *ws);
+	th = ferry_xcalloc(MAX_WORKERS, sizeof *th);
+	want = 1;
 
 	if (open_pair(&e, &ws[0], true, err))
 		goto out;
@@ -709,12 +971,38 @@ int ferry_copy(const char *src, const char *dst, const struct ferry_copy_opts *o
 	if (opts->checkpoint && ferry_ckpt_open(opts->checkpoint, e.size, ws[0].src->name,
 						ws[0].dst->name, &done, &e.ckpt, err))
 		goto out;
+	if (done.len && e.dst_fresh) {
+		/* The destination did not exist, so whatever the checkpoint
+		 * recorded is not in it (deleted, or another path): trusting it
+		 * would leave those ranges zero. Copy everything. */
+		ferry_warn("%s: %s was just created, so the %" PRIu64
+			   " bytes the checkpoint records are not in it; copying everything",
+			   opts->checkpoint, ws[0].dst->name, ferry_extents_bytes(&done, 0, 0));
+		ferry_extents_reset(&done);
+	}
 	if (plan(&e, ws[0].src, ws[0].dst, &done, err))
 		goto out;
 
+	/* With asynchronous requests, a worker keeps `requests` in flight on
+	 * one connection pair; without, each request in flight is a worker
+	 * with its own pair. Buffers stay within the memory budget. */
+	async = has_aio(ws[0].src) || has_aio(ws[0].dst);
+	conns = opts->connections ? opts->connections : DEFAULT_CONNECTIONS;
+	reqs = opts->requests ? opts->requests : (async ? DEFAULT_ASYNC_REQUESTS : 1);
+	if (!async) {
+		conns *= reqs;
+		reqs = 1;
+	}
+	if (conns > MAX_WORKERS)
+		conns = MAX_WORKERS;
 	/* Servers that do not promise multi-conn get one connection each. */
 	if (!ws[0].src->info.can_multi_conn || !ws[0].dst->info.can_multi_conn)
-		want = 1;
+		conns = 1;
+	while ((size_t)conns * reqs * e.request > memory && reqs > 1)
+		reqs--;
+	while ((size_t)conns * reqs * e.request > memory && conns > 1)
+		conns--;
+	want = conns;
 	if (want > e.work.len)
 		want = e.work.len ? (unsigned)e.work.len : 1;
 	for (n = 1; n < want; n++)
@@ -722,10 +1010,11 @@ int ferry_copy(const char *src, const char *dst, const struct ferry_copy_opts *o
 			goto out;
 	for (unsigned i = 0; i < n; i++) {
 		ws[i].e = &e;
-		ws[i].buf = ferry_xmalloc(e.request);
+		ws[i].nreqs = reqs;
+		ws[i].buf = ferry_xmalloc(e.request * reqs);
 		ferry_extents_init(&ws[i].pending);
 		ws[i].last_ckpt = e.start;
-		pthread_create(&th[i], NULL, worker_main, &ws[i]);
+		pthread_create(&th[i], NULL, async ? worker_async : worker_main, &ws[i]);
 	}
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(th[i], NULL);

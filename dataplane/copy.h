@@ -45,11 +45,11 @@ struct ferry_copy_progress {
 typedef void (*ferry_copy_progress_fn)(void *arg, const struct ferry_copy_progress *p);
 
 struct ferry_copy_opts {
-	unsigned connections;		     /* workers; 0 = default (4) */
-	unsigned requests;		     /* requests in flight per worker; 0 = default */
-	size_t request_size;		     /* bytes per request; 0 = default (2 MiB) */
-	size_t max_memory;		     /* buffer budget; 0 = default (256 MiB) */
-	const char *bitmap;		     /* incremental: qemu:dirty-bitmap:NAME's NAME */
+	unsigned connections; /* workers; 0 = default (4) */
+	unsigned requests;    /* in flight per connection; 0 = default (64, or 1 without aio) */
+	size_t request_size;  /* bytes per data request; 0 = default (256 KiB) */
+	size_t max_memory;    /* buffer budget; 0 = default (256 MiB) */
+	const char *bitmap;   /* incremental: qemu:dirty-bitmap:NAME's NAME */
 	const struct ferry_extents *changed; /* incremental: ranges to copy */
 	const char *checkpoint;		     /* file recording completed ranges (resume) */
 	bool verify;

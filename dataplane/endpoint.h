@@ -46,6 +46,15 @@ struct ferry_ep_info {
 
 struct ferry_ep;
 
+/* An asynchronous request's state, owned by the caller and zeroed before
+ * the request starts: the endpoint counts the commands it sends for it in
+ * pending and decrements as they complete, recording the first errno in
+ * error. The request is finished when pending is back to 0. */
+struct ferry_aio {
+	unsigned pending;
+	int error;
+};
+
 struct ferry_ep_ops {
 	const char *kind; /* "nbd", "file", "null" */
 	int (*pread)(struct ferry_ep *ep, void *buf, size_t n, uint64_t off, struct ferry_err *err);
@@ -64,6 +73,24 @@ struct ferry_ep_ops {
 	/* Drop the connection and connect again (after a retryable error). */
 	int (*reopen)(struct ferry_ep *ep, struct ferry_err *err);
 	void (*close)(struct ferry_ep *ep);
+
+	/* Asynchronous requests; optional (NULL: use the calls above). A
+	 * request completes inside a later aio_notify() on the same endpoint;
+	 * its buffer must stay valid until then. If starting fails, commands
+	 * already sent for it still complete (wait for pending == 0). */
+	int (*aio_pread)(struct ferry_ep *ep, void *buf, size_t n, uint64_t off,
+			 struct ferry_aio *aio, struct ferry_err *err);
+	int (*aio_pwrite)(struct ferry_ep *ep, const void *buf, size_t n, uint64_t off,
+			  struct ferry_aio *aio, struct ferry_err *err);
+	int (*aio_zero)(struct ferry_ep *ep, uint64_t n, uint64_t off, struct ferry_aio *aio,
+			struct ferry_err *err);
+	/* The descriptor to poll and the events (POLLIN, POLLOUT) the endpoint
+	 * waits for now; -1 when it is not connected. */
+	int (*aio_fd)(struct ferry_ep *ep, short *events);
+	/* Make progress after poll(2) reported revents; completes requests.
+	 * A dead connection completes every request in flight with an error. */
+	int (*aio_notify)(struct ferry_ep *ep, short revents, struct ferry_err *err);
+	unsigned (*aio_in_flight)(struct ferry_ep *ep);
 };
 
 struct ferry_ep {

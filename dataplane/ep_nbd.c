@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <libnbd.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +293,141 @@ static int nbd_ep_flush(struct ferry_ep *ep, struct ferry_err *err)
 	return 0;
 }
 
+/* ---- asynchronous requests ---- */
+
+static int aio_complete(void *user_data, int *error)
+{
+	struct ferry_aio *aio = user_data;
+
+	if (*error && !aio->error)
+		aio->error = *error;
+	aio->pending--;
+	return 1; /* retire the command */
+}
+
+/* Send one command per chunk of at most max bytes; issue() returns the
+ * libnbd cookie or -1. */
+static int aio_chunks(struct ferry_ep *ep, const char *what, uint64_t n, uint64_t off, uint64_t max,
+		      struct ferry_aio *aio, struct ferry_err *err,
+		      int64_t (*issue)(struct nbd_handle *h, void *arg, uint64_t done, uint64_t len,
+				       uint64_t off, nbd_completion_callback cb),
+		      void *arg)
+{
+	struct ep_nbd *nbd = ep->priv;
+	uint64_t done = 0;
+
+	if (!nbd->h)
+		return disconnected(ep, err);
+	while (done < n) {
+		uint64_t len = n - done < max ? n - done : max;
+		nbd_completion_callback cb = {.callback = aio_complete, .user_data = aio};
+
+		if (issue(nbd->h, arg, done, len, off + done, cb) == -1)
+			return nbd_fail(ep, err, what, off + done);
+		aio->pending++;
+		done += len;
+	}
+	return 0;
+}
+
+static int64_t issue_pread(struct nbd_handle *h, void *buf, uint64_t done, uint64_t len,
+			   uint64_t off, nbd_completion_callback cb)
+{
+	return nbd_aio_pread(h, (char *)buf + done, len, off, cb, 0);
+}
+
+static int64_t issue_pwrite(struct nbd_handle *h, void *buf, uint64_t done, uint64_t len,
+			    uint64_t off, nbd_completion_callback cb)
+{
+	return nbd_aio_pwrite(h, (const char *)buf + done, len, off, cb, 0);
+}
+
+static int64_t issue_zero(struct nbd_handle *h, void *arg, uint64_t done, uint64_t len,
+			  uint64_t off, nbd_completion_callback cb)
+{
+	(void)arg;
+	(void)done;
+	return nbd_aio_zero(h, len, off, cb, 0);
+}
+
+static int64_t issue_zero_write(struct nbd_handle *h, void *arg, uint64_t done, uint64_t len,
+				uint64_t off, nbd_completion_callback cb)
+{
+	(void)arg;
+	(void)done;
+	return nbd_aio_pwrite(h, ferry_ep_zero_buf, len, off, cb, 0);
+}
+
+static int nbd_ep_aio_pread(struct ferry_ep *ep, void *buf, size_t n, uint64_t off,
+			    struct ferry_aio *aio, struct ferry_err *err)
+{
+	struct ep_nbd *nbd = ep->priv;
+	return aio_chunks(ep, "read", n, off, nbd->max_request, aio, err, issue_pread, buf);
+}
+
+static int nbd_ep_aio_pwrite(struct ferry_ep *ep, const void *buf, size_t n, uint64_t off,
+			     struct ferry_aio *aio, struct ferry_err *err)
+{
+	struct ep_nbd *nbd = ep->priv;
+	/* the write only reads the buffer; libnbd's API takes it as const */
+	return aio_chunks(ep, "write", n, off, nbd->max_request, aio, err, issue_pwrite,
+			  (void *)(uintptr_t)buf);
+}
+
+static int nbd_ep_aio_zero(struct ferry_ep *ep, uint64_t n, uint64_t off, struct ferry_aio *aio,
+			   struct ferry_err *err)
+{
+	struct ep_nbd *nbd = ep->priv;
+
+	if (ep->info.can_zero)
+		return aio_chunks(ep, "zero", n, off, NBD_MAX_ZERO, aio, err, issue_zero, NULL);
+	return aio_chunks(ep, "write of zeroes", n, off,
+			  nbd->max_request < FERRY_EP_ZERO_BUF_SIZE ? nbd->max_request
+								    : FERRY_EP_ZERO_BUF_SIZE,
+			  aio, err, issue_zero_write, NULL);
+}
+
+static int nbd_ep_aio_fd(struct ferry_ep *ep, short *events)
+{
+	struct ep_nbd *nbd = ep->priv;
+	unsigned dir;
+
+	*events = 0;
+	if (!nbd->h)
+		return -1;
+	dir = nbd_aio_get_direction(nbd->h);
+	if (dir & LIBNBD_AIO_DIRECTION_READ)
+		*events |= POLLIN;
+	if (dir & LIBNBD_AIO_DIRECTION_WRITE)
+		*events |= POLLOUT;
+	return nbd_aio_get_fd(nbd->h);
+}
+
+static int nbd_ep_aio_notify(struct ferry_ep *ep, short revents, struct ferry_err *err)
+{
+	struct ep_nbd *nbd = ep->priv;
+	int rc = 0;
+
+	if (!nbd->h)
+		return disconnected(ep, err);
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		rc = nbd_aio_notify_read(nbd->h);
+	if (rc == 0 && (revents & POLLOUT))
+		rc = nbd_aio_notify_write(nbd->h);
+	if (rc == -1)
+		return ferry_err_set(err, nbd_code(nbd->h, nbd_get_errno()), "%s: %s", ep->name,
+				     nbd_msg(ep));
+	return 0;
+}
+
+static unsigned nbd_ep_aio_in_flight(struct ferry_ep *ep)
+{
+	struct ep_nbd *nbd = ep->priv;
+	int n = nbd->h ? nbd_aio_in_flight(nbd->h) : 0;
+
+	return n > 0 ? (unsigned)n : 0;
+}
+
 struct status_ctx {
 	const char *context;
 	uint64_t end;
@@ -424,6 +561,12 @@ static const struct ferry_ep_ops nbd_ops = {
 	.extents = nbd_ep_extents,
 	.reopen = nbd_ep_reopen,
 	.close = nbd_ep_close,
+	.aio_pread = nbd_ep_aio_pread,
+	.aio_pwrite = nbd_ep_aio_pwrite,
+	.aio_zero = nbd_ep_aio_zero,
+	.aio_fd = nbd_ep_aio_fd,
+	.aio_notify = nbd_ep_aio_notify,
+	.aio_in_flight = nbd_ep_aio_in_flight,
 };
 
 bool ferry_ep_nbd_has_context(const struct ferry_ep *ep, const char *context)

@@ -218,8 +218,8 @@ int ferry_cmd_copy(int argc, char **argv)
 				goto bad_value;
 			break;
 		case O_REQSIZE:
-			if (parse_size(optarg, &v) || v > (64u << 20))
-				goto bad_value;
+			if (parse_size(optarg, &v) || v < 4096 || v > (64u << 20) || (v & (v - 1)))
+				goto bad_request_size;
 			co.request_size = (size_t)v;
 			break;
 		case O_INCR:
@@ -294,13 +294,22 @@ int ferry_cmd_copy(int argc, char **argv)
 	}
 	if (rc) {
 		fprintf(stderr, "ferry copy: %s\n", err.msg);
-		if (co.checkpoint)
+		/* Only when there is something to resume from, and resuming can
+		 * help (not a checkpoint refused as another copy's). */
+		if (co.checkpoint && access(co.checkpoint, F_OK) == 0 &&
+		    err.code != FERRY_E_CONFLICT && err.code != FERRY_E_INVALID)
 			fprintf(stderr,
 				"ferry copy: run the same command again to resume from %s\n",
 				co.checkpoint);
 	}
 	ferry_extents_release(&changed);
 	return rc ? FERRY_EXIT_NOT_OK : FERRY_EXIT_OK;
+
+bad_request_size:
+	fprintf(stderr,
+		"ferry copy: --request-size must be a power of two from 4K to 64M, not '%s'\n",
+		optarg);
+	return FERRY_EXIT_USAGE;
 
 bad_value:
 	fprintf(stderr, "ferry copy: bad value '%s' for an option; see 'ferry copy --help'\n",
