@@ -62,6 +62,17 @@ const char *ferry_nearest(const char *word, const char *const *candidates, size_
 	return best_d <= limit ? best : NULL;
 }
 
+int ferry_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 char *ferry_path_join(const char *dir, const char *rel)
 {
 	size_t ld = strlen(dir);

@@ -17,6 +17,9 @@ unsigned ferry_edit_distance(const char *a, const char *b);
  * to be a plausible typo (distance <= max(1, strlen(word) / 3)), else NULL. */
 const char *ferry_nearest(const char *word, const char *const *candidates, size_t n);
 
+/* The value of a hexadecimal digit, or -1. */
+int ferry_hexval(char c);
+
 /* Join a directory and a relative path with exactly one '/'; caller frees. */
 char *ferry_path_join(const char *dir, const char *rel);
 

@@ -271,6 +271,20 @@ static int copy_one(struct worker *w, const struct ferry_extent *x, struct ferry
 	return 0;
 }
 
+/* Whatever happened, make the worker's finished part durable and recorded:
+ * the next run must not redo it, and must not trust what is not flushed. */
+static void finish_worker(struct worker *w)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+
+	if (w->pending.len) {
+		if (commit_pending(w, &err))
+			fail(w->e, &err);
+	} else if (!stopping(w->e) && do_op(w->e, w->dst, OP_FLUSH, NULL, 0, 0, &err)) {
+		fail(w->e, &err);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -303,14 +317,7 @@ static void *worker_main(void *arg)
 		}
 		report_progress(e, false);
 	}
-	/* Whatever happened, make the finished part durable and recorded: the
-	 * next run must not redo it, and must not trust what is not flushed. */
-	if (w->pending.len) {
-		if (commit_pending(w, &err))
-			fail(e, &err);
-	} else if (!stopping(e) && do_op(e, w->dst, OP_FLUSH, NULL, 0, 0, &err)) {
-		fail(e, &err);
-	}
+	finish_worker(w);
 	return NULL;
 }
 
@@ -562,12 +569,7 @@ static void *worker_async(void *arg)
 		}
 		report_progress(e, false);
 	}
-	if (w->pending.len) {
-		if (commit_pending(w, &err))
-			fail(e, &err);
-	} else if (!stopping(e) && do_op(e, w->dst, OP_FLUSH, NULL, 0, 0, &err)) {
-		fail(e, &err);
-	}
+	finish_worker(w);
 out:
 	/* nothing may still write into the buffers when they are freed */
 	while (in_flight(rs, n) && !poll_ends(w, 100, &err))

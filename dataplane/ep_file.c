@@ -1,6 +1,7 @@
 #include "dataplane/endpoint.h"
 #include "dataplane/ep_internal.h"
 
+#include "common/util.h"
 #include "common/alloc.h"
 
 #include <errno.h>
@@ -292,17 +293,6 @@ static const struct ferry_ep_ops file_ops = {
 	.close = file_close,
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* file:///path and file://localhost/path, with %XX escapes; anything else
  * is a plain path. */
 static char *spec_path(const char *spec, struct ferry_err *err)
@@ -322,8 +312,8 @@ static char *spec_path(const char *spec, struct ferry_err *err)
 	}
 	path = o = ferry_xmalloc(strlen(p) + 1);
 	for (; *p; p++) {
-		if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-			*o++ = (char)(hexval(p[1]) << 4 | hexval(p[2]));
+		if (*p == '%' && ferry_hexval(p[1]) >= 0 && ferry_hexval(p[2]) >= 0) {
+			*o++ = (char)(ferry_hexval(p[1]) << 4 | ferry_hexval(p[2]));
 			p += 2;
 		} else {
 			*o++ = *p;

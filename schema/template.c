@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "common/alloc.h"
 #include "common/strbuf.h"
 
@@ -181,17 +182,6 @@ static bool is_alpha(char c)
 static bool is_ident(char c)
 {
 	return is_alpha(c) || is_digit(c) || c == '_' || (unsigned char)c >= 0x80;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Like Go's utf8.DecodeRune: invalid input decodes as U+FFFD of width 1. */
@@ -524,7 +514,7 @@ static size_t go_escape(const char *s, char quote, int32_t *r, bool *is_byte)
 	}
 	*r = 0;
 	for (int k = 1; k <= digits; k++) {
-		v = hexval(s[k]);
+		v = ferry_hexval(s[k]);
 		if (v < 0)
 			return 0;
 		*r = (int32_t)(((uint32_t)*r << 4) | (uint32_t)v);
@@ -656,7 +646,7 @@ static bool underscore_ok(const char *s, size_t n)
 		hex = s[1] == 'x' || s[1] == 'X';
 	}
 	for (; i < n; i++) {
-		if (is_digit(s[i]) || (hex && hexval(s[i]) >= 0)) {
+		if (is_digit(s[i]) || (hex && ferry_hexval(s[i]) >= 0)) {
 			saw = '0';
 			continue;
 		}
@@ -711,7 +701,7 @@ static int parse_int(const char *s, size_t n, int64_t *out)
 	}
 	lim = neg ? (uint64_t)1 << 63 : ((uint64_t)1 << 63) - 1;
 	for (; i < n; i++) {
-		int d = s[i] == '_' ? -2 : hexval(s[i]);
+		int d = s[i] == '_' ? -2 : ferry_hexval(s[i]);
 
 		if (d == -2)
 			continue;
@@ -2907,7 +2897,7 @@ static int rx_escape(struct rx *rx, const char **pp, int32_t *r)
 		if (*p == '{') {
 			int nd = 0;
 
-			for (p++; (v = hexval(*p)) >= 0; p++, nd++) {
+			for (p++; (v = ferry_hexval(*p)) >= 0; p++, nd++) {
 				*r = *r * 16 + v;
 				if (*r > 0x10FFFF)
 					return rx_fail(rx, "invalid escape sequence", *pp,
@@ -2920,7 +2910,7 @@ static int rx_escape(struct rx *rx, const char **pp, int32_t *r)
 			break;
 		}
 		for (int k = 0; k < 2; k++, p++) {
-			v = hexval(*p);
+			v = ferry_hexval(*p);
 			if (v < 0)
 				return rx_fail(rx, "invalid escape sequence", *pp,
 					       (size_t)(p - *pp + (*p != 0)));
