@@ -2,8 +2,8 @@
 # A --request-size that is not a power of two from 4k to 64M is a usage
 # error: exit 2, nothing copied, no destination created.
 #   bad-request-size.sh FERRY VALUE...
-# (ctest runs it for values ferry gets wrong as WILL_FAIL tests; see
-# CMakeLists.txt.)
+# (ctest runs it for 0 and for sizes that are not powers of two, which
+# ferry once took as the default and as a failed copy; see CMakeLists.txt.)
 . "$(dirname "$0")/lib.sh"
 shift
 [ $# -gt 0 ] || fail "no values given"

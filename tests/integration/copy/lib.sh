@@ -106,3 +106,27 @@ wait_for_socket() {
 
 # Sum of the ranges a ferry checkpoint file records.
 ckpt_bytes() { awk '/^[0-9]+ [0-9]+$/ { s += $2 } END { print s + 0 }' "$1"; }
+
+# Serve nbdkit pattern ($1 bytes, all data) on $dir/src.sock behind the
+# rate filter ($2, lifted by writing a rate into $dir/rate), and set uri.
+# --threads=1: nbdkit 1.32.5 aborts ("raw_send_socket: Assertion sock >= 0")
+# when a client killed with requests in flight disconnects.
+serve_slow_pattern() {
+	sock=$dir/src.sock
+	rm -f "$sock"
+	nbdkit -f -U "$sock" --threads=1 --filter=rate pattern size="$1" rate="$2" \
+		rate-file="$dir/rate" &
+	bg_pid $!
+	wait_for_socket "$sock" 10 || fail "nbdkit did not start"
+	uri="nbd+unix:///?socket=$sock"
+}
+
+# Start a checkpointed copy of $uri to out.img in the background (report in
+# run1.json, messages in run1.err); set copy (the command, to run it again)
+# and fp (its pid).
+start_resumable_copy() {
+	copy="$ferry copy --connections 4 --requests 1 --checkpoint ck -o json"
+	$copy "$uri" out.img >run1.json 2>run1.err &
+	fp=$!
+	bg_pid $fp
+}

@@ -3,8 +3,7 @@
 # pattern, 256M (all data), behind the rate filter (a server-wide cap of
 # 16 MB/s: the whole copy would take about 14 s; ferry checkpoints every
 # 5 s, once what is in flight has landed: --requests 1 keeps that small;
-# the cap is lifted for the second run). --threads=1: nbdkit 1.32.5 aborts ("raw_send_socket: Assertion
-# sock >= 0") when a client killed with requests in flight disconnects.
+# the cap is lifted for the second run).
 # Kill ferry -9 once the checkpoint records ranges, run the same command
 # again: it must read exactly the bytes the checkpoint did not record, end
 # with a destination equal to the source, and remove the checkpoint.
@@ -17,18 +16,8 @@ need nbdcopy jq
 
 size=268435456
 
-sock=$dir/src.sock
-rm -f "$sock"
-nbdkit -f -U "$sock" --threads=1 --filter=rate pattern size=$size rate=128M \
-	rate-file="$dir/rate" &
-bg_pid $!
-wait_for_socket "$sock" 10 || fail "nbdkit did not start"
-uri="nbd+unix:///?socket=$sock"
-
-copy="$ferry copy --connections 4 --requests 1 --checkpoint ck -o json"
-$copy "$uri" out.img >run1.json 2>run1.err &
-fp=$!
-bg_pid $fp
+serve_slow_pattern $size 128M
+start_resumable_copy
 # Each connection records its own ranges: once the first has, give the
 # others a moment.
 n=0

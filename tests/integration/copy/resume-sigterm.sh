@@ -12,18 +12,8 @@ need_filter checkwrite
 need nbdcopy jq
 
 size=67108864
-sock=$dir/src.sock
-rm -f "$sock"
-nbdkit -f -U "$sock" --threads=1 --filter=rate pattern size=$size rate=64M \
-	rate-file="$dir/rate" &
-bg_pid $!
-wait_for_socket "$sock" 10 || fail "nbdkit did not start"
-uri="nbd+unix:///?socket=$sock"
-
-copy="$ferry copy --connections 4 --requests 1 --checkpoint ck -o json"
-$copy "$uri" out.img >run1.json 2>run1.err &
-fp=$!
-bg_pid $fp
+serve_slow_pattern $size 64M
+start_resumable_copy
 sleep 1
 kill -0 $fp 2>/dev/null || fail "ferry ended before SIGTERM: $(cat run1.json run1.err)"
 kill -TERM $fp
