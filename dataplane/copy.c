@@ -271,6 +271,19 @@ static int copy_one(struct worker *w, const struct ferry_extent *x, struct ferry
 	return 0;
 }
 
+/* The next request from the shared work list; false when none is left. */
+static bool take_next(struct engine *e, struct ferry_extent *x)
+{
+	bool more;
+
+	pthread_mutex_lock(&e->lock);
+	more = e->next < e->work.len;
+	if (more)
+		*x = e->work.v[e->next++];
+	pthread_mutex_unlock(&e->lock);
+	return more;
+}
+
 /* Whatever happened, make the worker's finished part durable and recorded:
  * the next run must not redo it, and must not trust what is not flushed. */
 static void finish_worker(struct worker *w)
@@ -296,13 +309,8 @@ static void *worker_main(void *arg)
 
 		if (stopping(e))
 			break;
-		pthread_mutex_lock(&e->lock);
-		if (e->next >= e->work.len) {
-			pthread_mutex_unlock(&e->lock);
+		if (!take_next(e, &x))
 			break;
-		}
-		x = e->work.v[e->next++];
-		pthread_mutex_unlock(&e->lock);
 		if (copy_one(w, &x, &err)) {
 			fail(e, &err);
 			break;
@@ -547,11 +555,7 @@ static void *worker_async(void *arg)
 			struct ferry_extent x;
 			if (rs[i].state != R_FREE)
 				continue;
-			pthread_mutex_lock(&e->lock);
-			more = e->next < e->work.len;
-			if (more)
-				x = e->work.v[e->next++];
-			pthread_mutex_unlock(&e->lock);
+			more = take_next(e, &x);
 			if (more)
 				start_req(w, &rs[i], &x);
 		}
@@ -614,27 +618,6 @@ static uint32_t pow2_at_least(uint32_t v)
 	return p;
 }
 
-/* Data is moved in requests of the request size; a zero request carries
- * no payload, so zero extents go in pieces of up to ZERO_REQUEST (aligned
- * to it), thousands fewer round trips on a sparse disk. */
-static void split_work(const struct ferry_extents *in, uint64_t request, struct ferry_extents *out)
-{
-	ferry_extents_reset(out);
-	for (size_t i = 0; i < in->len; i++) {
-		const struct ferry_extent *x = &in->v[i];
-		uint64_t max = (x->flags & FERRY_EXT_ZERO) ? ZERO_REQUEST : request;
-		uint64_t off = x->off, end = x->off + x->len;
-
-		while (off < end) {
-			uint64_t next = (off / max + 1) * max;
-			uint64_t stop = next < end ? next : end;
-			out->v = ferry_grow(out->v, &out->cap, out->len + 1, sizeof *out->v);
-			out->v[out->len++] = (struct ferry_extent){off, stop - off, x->flags};
-			off = stop;
-		}
-	}
-}
-
 static int plan(struct engine *e, struct ferry_ep *src, struct ferry_ep *dst,
 		const struct ferry_extents *done, struct ferry_err *err)
 {
@@ -695,7 +678,10 @@ static int plan(struct engine *e, struct ferry_ep *src, struct ferry_ep *dst,
 	if (dst->info.block_min > align)
 		align = dst->info.block_min;
 	ferry_extents_align(&a, pow2_at_least(align), e->size, &b);
-	split_work(&b, e->request, &e->work);
+	/* Data goes in requests of the request size; a zero request carries no
+	 * payload, so zero extents go in pieces of up to ZERO_REQUEST: thousands
+	 * fewer round trips on a sparse disk. */
+	ferry_extents_split(&b, e->request, ZERO_REQUEST, &e->work);
 	rc = 0;
 out:
 	ferry_extents_release(&map);

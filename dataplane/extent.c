@@ -321,7 +321,8 @@ void ferry_extents_align(const struct ferry_extents *a, uint64_t align, uint64_t
 	}
 }
 
-void ferry_extents_split(const struct ferry_extents *a, uint64_t max, struct ferry_extents *out)
+void ferry_extents_split(const struct ferry_extents *a, uint64_t data_max, uint64_t zero_max,
+			 struct ferry_extents *out)
 {
 	size_t i;
 
@@ -329,6 +330,7 @@ void ferry_extents_split(const struct ferry_extents *a, uint64_t max, struct fer
 	for (i = 0; i < a->len; i++) {
 		const struct ferry_extent *e = &a->v[i];
 		uint64_t pos = e->off, end = end_of(e);
+		uint64_t max = (e->flags & FERRY_EXT_ZERO) ? zero_max : data_max;
 
 		while (pos < end) {
 			uint64_t next = max ? round_up(pos + 1, max) : end;

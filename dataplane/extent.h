@@ -80,9 +80,12 @@ void ferry_extents_subtract(const struct ferry_extents *a, const struct ferry_ex
 void ferry_extents_align(const struct ferry_extents *a, uint64_t align, uint64_t size,
 			 struct ferry_extents *out);
 
-/* Split every extent longer than max into pieces of at most max bytes whose
- * boundaries fall on multiples of max (so requests stay aligned). */
-void ferry_extents_split(const struct ferry_extents *a, uint64_t max, struct ferry_extents *out);
+/* Split every extent longer than its maximum into pieces whose boundaries
+ * fall on multiples of that maximum (so requests stay aligned): max for
+ * data, zero_max for extents with FERRY_EXT_ZERO (a zero request carries no
+ * payload, so it may be much larger). A maximum of 0 means no limit. */
+void ferry_extents_split(const struct ferry_extents *a, uint64_t max, uint64_t zero_max,
+			 struct ferry_extents *out);
 
 /* Sum of lengths of extents whose flags & mask == want. */
 uint64_t ferry_extents_bytes(const struct ferry_extents *l, uint32_t mask, uint32_t want);

@@ -499,38 +499,45 @@ static void test_split(void **state)
 
 	(void)state;
 	MAKE(&a, {1 * MiB, 9 * MiB, D});
-	ferry_extents_split(&a, 4 * MiB, &out);
+	ferry_extents_split(&a, 4 * MiB, 4 * MiB, &out);
 	EXPECT(&out, {1 * MiB, 3 * MiB, D}, {4 * MiB, 4 * MiB, D}, {8 * MiB, 2 * MiB, D});
 
 	/* exact multiples */
 	MAKE(&a, {0, 8 * MiB, Z}, {8 * MiB, 4 * MiB, D});
-	ferry_extents_split(&a, 4 * MiB, &out);
+	ferry_extents_split(&a, 4 * MiB, 4 * MiB, &out);
 	EXPECT(&out, {0, 4 * MiB, Z}, {4 * MiB, 4 * MiB, Z}, {8 * MiB, 4 * MiB, D});
 
 	/* smaller than max, crossing a boundary or not */
 	MAKE(&a, {0, 100, D}, {100, 100, Z}, {4 * MiB - 10, 20, D}, {5 * MiB, 1 * MiB, HZ});
-	ferry_extents_split(&a, 4 * MiB, &out);
+	ferry_extents_split(&a, 4 * MiB, 4 * MiB, &out);
 	EXPECT(&out, {0, 100, D}, {100, 100, Z}, {4 * MiB - 10, 10, D}, {4 * MiB, 10, D},
 	       {5 * MiB, 1 * MiB, HZ});
 
+	/* zero extents split at their own maximum, data at the data one */
+	MAKE(&a, {0, 10 * MiB, D}, {10 * MiB, 30 * MiB, Z}, {40 * MiB, 20 * MiB, HZ});
+	ferry_extents_split(&a, 4 * MiB, 16 * MiB, &out);
+	EXPECT(&out, {0, 4 * MiB, D}, {4 * MiB, 4 * MiB, D}, {8 * MiB, 2 * MiB, D},
+	       {10 * MiB, 6 * MiB, Z}, {16 * MiB, 16 * MiB, Z}, {32 * MiB, 8 * MiB, Z},
+	       {40 * MiB, 8 * MiB, HZ}, {48 * MiB, 12 * MiB, HZ});
+
 	/* max 1: every byte alone */
 	MAKE(&a, {5, 3, D});
-	ferry_extents_split(&a, 1, &out);
+	ferry_extents_split(&a, 1, 1, &out);
 	EXPECT(&out, {5, 1, D}, {6, 1, D}, {7, 1, D});
 
 	/* max not dividing the offsets */
 	MAKE(&a, {7, 20, D});
-	ferry_extents_split(&a, 10, &out);
+	ferry_extents_split(&a, 10, 10, &out);
 	EXPECT(&out, {7, 3, D}, {10, 10, D}, {20, 7, D});
 
 	/* the last piece ends at 2^64 - 1 */
 	MAKE(&a, {UINT64_MAX - 10 * MiB, 10 * MiB, D});
-	ferry_extents_split(&a, 4 * MiB, &out);
+	ferry_extents_split(&a, 4 * MiB, 4 * MiB, &out);
 	EXPECT(&out, {UINT64_MAX - 10 * MiB, 2 * MiB + 1, D},
 	       {UINT64_MAX - 8 * MiB + 1, 4 * MiB, D}, {UINT64_MAX - 4 * MiB + 1, 4 * MiB - 1, D});
 
 	ferry_extents_release(&a);
-	ferry_extents_split(&a, 4 * MiB, &out);
+	ferry_extents_split(&a, 4 * MiB, 4 * MiB, &out);
 	EXPECT_EMPTY(&out);
 
 	ferry_extents_release(&a);
@@ -734,7 +741,7 @@ static void check_split(const struct ferry_extents *a, const unsigned char *am, 
 	unsigned char got[MODEL_MAX];
 	size_t i, pieces = 0;
 
-	ferry_extents_split(a, max, &out);
+	ferry_extents_split(a, max, max, &out);
 	render(&out, got);
 	if (memcmp(got, am, MODEL_MAX) != 0)
 		fail_msg("iteration %" PRIu64 ": split changed the coverage", iter);
