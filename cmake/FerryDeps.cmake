@@ -15,6 +15,9 @@ pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET openssl)
 pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+# gpgme verifies OpenPGP commit signatures (Git gates); writing an OpenPGP
+# packet parser and verifier by hand would be far more code to trust.
+pkg_check_modules(GPGME REQUIRED IMPORTED_TARGET gpgme)
 
 pkg_check_modules(LIBJQ QUIET IMPORTED_TARGET libjq)
 if(NOT LIBJQ_FOUND)

@@ -1,0 +1,29 @@
+/* The secrets directory: <dir>/<namespace>/<name>.ini, section [secret],
+ * keys as the Forklift Secret's stringData keys (user, password, token,
+ * cacert, thumbprint, insecureSkipVerify, ...). A file readable by group or
+ * others, or not a regular file, is refused. Values never reach a log. */
+#ifndef FERRY_RECONCILER_SECRETS_H
+#define FERRY_RECONCILER_SECRETS_H
+
+#include "common/err.h"
+
+#include <stddef.h>
+
+struct ferry_secret_data {
+	char *path; /* the file read */
+	char **keys;
+	char **values;
+	size_t n;
+};
+
+/* ref is "NAMESPACE/NAME" (or "NAME" meaning namespace "default"). */
+int ferry_secret_load(struct ferry_secret_data *s, const char *dir, const char *ref,
+		      struct ferry_err *err);
+
+/* The value of key, or NULL. */
+const char *ferry_secret_get(const struct ferry_secret_data *s, const char *key);
+
+/* Wipes the values (explicit_bzero) and frees. */
+void ferry_secret_release(struct ferry_secret_data *s);
+
+#endif
