@@ -27,9 +27,9 @@ enum ferry_sig_require {
 struct ferry_config {
 	char *path; /* the file read, or "<string>" */
 	struct {
-		char *url;	     /* required: file://, path, git://, http(s)://, ssh://, scp-like */
-		char *branch;	     /* "main" */
-		char *root;	     /* "" = repository root; no leading or trailing slash */
+		char *url;    /* required: file://, path, git://, http(s)://, ssh://, scp-like */
+		char *branch; /* "main" */
+		char *root;   /* "" = repository root; no leading or trailing slash */
 		char *status_branch; /* "ferry/status" */
 		enum ferry_status_mode status_mode;
 		unsigned status_interval_ms; /* 10000 */
@@ -38,7 +38,7 @@ struct ferry_config {
 		char *committer_email;	     /* "ferry@localhost" */
 		char *proxy;		     /* proxy URL, or NULL (environment) */
 		char *ca_file;		     /* CA bundle for https, or NULL (system) */
-		char *known_hosts;	     /* SSH known_hosts file, or NULL (~/.ssh/known_hosts) */
+		char *known_hosts; /* SSH known_hosts file, or NULL (~/.ssh/known_hosts) */
 	} repo;
 	struct {
 		char *data_dir;		   /* "/var/lib/ferry" */
@@ -65,7 +65,10 @@ void ferry_config_defaults(struct ferry_config *c);
 
 /* Read path over the defaults. Relative paths inside the file
  * (data_dir, secrets dir, ca_file, ...) are resolved against the file's
- * directory. On error c is released and err says FILE:LINE: what. */
+ * directory. On error c is released and err says FILE:LINE: what.
+ * c holds defaults (ferry_config_defaults), an earlier load (the file's keys
+ * replace its values), or all zeros; whatever is unset gets its default.
+ * repo.url may stay NULL: commands that need it check. */
 int ferry_config_load(struct ferry_config *c, const char *path, struct ferry_err *err);
 
 /* The same from a string (name used in messages; relative paths resolve

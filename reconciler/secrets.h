@@ -16,7 +16,15 @@ struct ferry_secret_data {
 	size_t n;
 };
 
-/* ref is "NAMESPACE/NAME" (or "NAME" meaning namespace "default"). */
+/* Check a reference without touching the disk: 0 when ref is "NAMESPACE/NAME"
+ * or "NAME" and each part is a DNS-1123 label, else -1 with FERRY_E_INVALID
+ * and a message saying which part is wrong and why. */
+int ferry_secret_ref_check(const char *ref, struct ferry_err *err);
+
+/* ref is "NAMESPACE/NAME" (or "NAME" meaning namespace "default"). s is
+ * overwritten, not released; on error it is left empty. A missing file is
+ * FERRY_E_NOT_FOUND; a symbolic link, a file that is not regular or that
+ * group or others may access, or a malformed file is FERRY_E_INVALID. */
 int ferry_secret_load(struct ferry_secret_data *s, const char *dir, const char *ref,
 		      struct ferry_err *err);
 
