@@ -23,4 +23,19 @@ int ferry_hexval(char c);
 /* Join a directory and a relative path with exactly one '/'; caller frees. */
 char *ferry_path_join(const char *dir, const char *rel);
 
+/* mkdir -p with mode for the directories it creates; 0 or -1 with errno. */
+int ferry_mkdirs(const char *path, unsigned mode);
+
+/* rm -rf: remove path and everything under it, never following symlinks;
+ * 0 (also when path does not exist) or -1 with errno. */
+int ferry_rmtree(const char *path);
+
+/* Read a whole file (at most max bytes) into a NUL-terminated malloc'd
+ * buffer; 0 or -1 with errno (EFBIG when larger than max). */
+int ferry_read_file(const char *path, size_t max, char **data, size_t *len);
+
+/* Write data to path atomically: a temporary file in the same directory,
+ * fsync, rename, fsync of the directory. mode as for open(2). */
+int ferry_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+
 #endif

@@ -21,15 +21,23 @@ static const struct ferry_command commands[] = {
 	 cmd_help, NULL},
 	{"version", "print ferry's version", "usage: ferry version\n", cmd_version, NULL},
 	{"validate", "check a tree of migration YAML and report what is wrong",
-	 "usage: ferry validate [-o text|json] DIR\n\n"
+	 "usage: ferry validate [-o text|json] DIR\n"
+	 "       ferry validate [-o text|json] --repo URL [--rev REV] [--root PATH]\n\n"
 	 "Load every *.yaml and *.yml file under DIR (recursively, multi-document\n"
 	 "files allowed): Provider, Host, NetworkMap, StorageMap, Plan, Migration,\n"
 	 "Hook (forklift.konveyor.io/v1beta1), Secret (v1) and Policy\n"
 	 "(ferry.dev/v1alpha1). Report every finding as\n\n"
 	 "    FILE:LINE:COL: Category: message [id]\n\n"
 	 "sorted by file and line, then a summary line.\n\n"
+	 "With --repo, read revision REV (default HEAD: the remote's default branch;\n"
+	 "a branch name, refs/... such as refs/pull/7/head, or a commit id) of the\n"
+	 "Git repository URL straight from its commit tree, without a checkout, and\n"
+	 "name that commit in the report. --root limits the load to a directory.\n\n"
 	 "options:\n"
 	 "  -o, --output FORMAT   text (default) or json\n"
+	 "      --repo URL        a Git URL or path instead of DIR\n"
+	 "      --rev REV         the revision of --repo to validate\n"
+	 "      --root PATH       the directory of --repo holding the manifests\n"
 	 "  -h, --help            show this help\n\n"
 	 "exit status: 0 no Critical or Error finding; 1 at least one;\n"
 	 "2 usage error or DIR cannot be read.\n",
@@ -68,8 +76,33 @@ static const struct ferry_command commands[] = {
 	{"inventory", "show what a provider sees: VMs, disks, networks, storage",
 	 "usage: ferry inventory [-c ferry.ini] NAMESPACE/PROVIDER [-o json]\n", NULL,
 	 "the provider issues"},
-	{"history", "print the audit trail of a plan from the status branch",
-	 "usage: ferry history [NAMESPACE/PLAN]\n", NULL, "the Git issue"},
+	{"sync", "fetch the watched branch, check gates, validate, write status/repository.yaml",
+	 "usage: ferry sync [-c ferry.ini] [--force]\n\n"
+	 "One pass of the Git side of a reconcile. Ask the remote for the watched\n"
+	 "branch's head and fetch only when it moved; find the newest commit that\n"
+	 "changes more than status/; check it against the gates (ferry.ini [gate]\n"
+	 "and the Policies of the commit in force and of the commit itself); load\n"
+	 "and validate its desired state straight from the commit's tree; record\n"
+	 "the commit in force; commit status/repository.yaml to the status branch\n"
+	 "(pushed without force, rebuilt and retried when someone pushed first).\n\n"
+	 "options:\n"
+	 "  -c, --config FILE   configuration (default $FERRY_CONFIG, else ./ferry.ini)\n"
+	 "  -f, --force         run the pass even when the branch has not moved\n\n"
+	 "exit status: 0 the newest commit is in force (or nothing moved); 1 it was\n"
+	 "refused by a gate or has Critical/Error findings; 2 configuration, network\n"
+	 "or repository error.\n",
+	 ferry_cmd_sync, NULL},
+	{"history", "print the audit trail of status transitions from the status branch",
+	 "usage: ferry history [-c ferry.ini] [-o text|json] [-n N] [NAMESPACE/PLAN]\n\n"
+	 "Walk the status branch, newest first, and print each status transition\n"
+	 "ferry committed: its time, phase and summary, and the desired-state commit\n"
+	 "it acted on with that commit's author and subject. With NAMESPACE/PLAN,\n"
+	 "only that plan's transitions (Ferry-Plan trailer).\n\n"
+	 "options:\n"
+	 "  -c, --config FILE     configuration (default $FERRY_CONFIG, else ./ferry.ini)\n"
+	 "  -o, --output FORMAT   text (default) or json\n"
+	 "  -n, --max-count N     at most N transitions\n",
+	 ferry_cmd_history, NULL},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof *commands)

@@ -26,5 +26,12 @@ int ferry_cli_main(int argc, char **argv);
 /* Subcommands. argv[0] is the subcommand name. */
 int ferry_cmd_validate(int argc, char **argv);
 int ferry_cmd_copy(int argc, char **argv);
+int ferry_cmd_sync(int argc, char **argv);
+int ferry_cmd_history(int argc, char **argv);
+
+/* Load -c FILE (or $FERRY_CONFIG, or ./ferry.ini), printing errors as
+ * "ferry CMD: ...". */
+struct ferry_config;
+int ferry_cli_load_config(struct ferry_config *c, const char *path, const char *cmd);
 
 #endif

@@ -532,11 +532,35 @@ static const struct field rule_fields[] = {
 };
 static const struct shape rule_shape = {sizeof(struct ferry_policy_rule), NONE, PRL(pos),
 					rule_fields};
-#define PO(m) OFF(struct ferry_policy, spec, m)
+#define PO(m)  OFF(struct ferry_policy, spec, m)
+#define PG(m)  OFF(struct ferry_policy, spec.gates, m)
+#define PGS(m) OFF(struct ferry_policy, spec.gates.signature, m)
+#define PGA(m) OFF(struct ferry_policy, spec.gates.approvals, m)
+static const char *const gate_signature_kinds[] = {"none", "any", "ssh", "openpgp", NULL};
+static const struct field gate_signature_fields[] = {
+	{"require", T_ENUM, PGS(require), NULL, gate_signature_kinds, F_REQUIRED, NULL},
+	F("allowedSigners", T_STR, PGS(allowed_signers)),
+	F("openpgpKeys", T_STR, PGS(openpgp_keys)),
+	END,
+};
+static const struct shape gate_signature_shape = {0, PGS(set), PGS(pos), gate_signature_fields};
+static const struct field gate_approvals_fields[] = {
+	FR("count", T_INT, PGA(count)),
+	F("approvers", T_STRLIST, PGA(approvers)),
+	F("trailers", T_STRLIST, PGA(trailers)),
+	END,
+};
+static const struct shape gate_approvals_shape = {0, PGA(set), PGA(pos), gate_approvals_fields};
+static const struct field gates_fields[] = {
+	FS("signature", T_STRUCT, PG(signature), &gate_signature_shape),
+	FS("approvals", T_STRUCT, PG(approvals), &gate_approvals_shape),
+	END,
+};
+static const struct shape gates_shape = {0, PG(set), PG(pos), gates_fields};
 static const struct field policy_spec_fields[] = {
 	F("description", T_STR, PO(description)),
 	FS("rules", T_LIST, PO(rules), &rule_shape),
-	F("gates", T_OPAQUE, PO(gates)),
+	FS("gates", T_STRUCT, PO(gates), &gates_shape),
 	END,
 };
 static const struct shape policy_spec_shape = {0, NONE, NONE, policy_spec_fields};

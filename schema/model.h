@@ -331,7 +331,7 @@ struct ferry_secret {
 	} body;
 };
 
-/* ---- Policy (ferry.dev/v1alpha1): loaded and kept; evaluated later ---- */
+/* ---- Policy (ferry.dev/v1alpha1): rules (evaluated later) and gates ---- */
 
 struct ferry_policy_rule {
 	struct ferry_pos pos;
@@ -344,7 +344,25 @@ struct ferry_policy {
 	struct {
 		struct ferry_str description;
 		struct ferry_list rules; /* struct ferry_policy_rule */
-		struct ferry_opaque gates;
+		struct {
+			bool set;
+			struct ferry_pos pos;
+			struct {
+				bool set;
+				struct ferry_pos pos;
+				struct ferry_str require; /* none|any|ssh|openpgp */
+				struct ferry_str
+					allowed_signers;       /* ssh-keygen ALLOWED SIGNERS text */
+				struct ferry_str openpgp_keys; /* armored public keys */
+			} signature;
+			struct {
+				bool set;
+				struct ferry_pos pos;
+				struct ferry_int count;
+				struct ferry_list approvers; /* struct ferry_str */
+				struct ferry_list trailers;  /* struct ferry_str */
+			} approvals;
+		} gates;
 	} spec;
 };
 

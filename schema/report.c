@@ -48,11 +48,24 @@ static int cmp_obj(const void *pa, const void *pb)
 
 char *ferry_report_json(const struct ferry_findings *f, const struct ferry_model *m)
 {
+	return ferry_report_json_source(f, m, NULL);
+}
+
+char *ferry_report_json_source(const struct ferry_findings *f, const struct ferry_model *m,
+			       const struct ferry_report_source *src)
+{
 	json_t *root = json_object(), *arr = json_array(), *objs = json_array(), *sum;
 	const struct ferry_obj **list;
 	size_t n = count_objects(m), k = 0;
 	char *text, *out;
 
+	if (src) {
+		json_t *so = json_object();
+		json_object_set_new(so, "repo", json_string(src->repo));
+		json_object_set_new(so, "rev", json_string(src->rev));
+		json_object_set_new(so, "commit", json_string(src->commit));
+		json_object_set_new(root, "source", so);
+	}
 	for (size_t i = 0; i < f->len; i++) {
 		const struct ferry_finding *x = &f->items[i];
 		json_t *o = json_object();

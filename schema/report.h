@@ -18,6 +18,17 @@ void ferry_report_text(FILE *out, const struct ferry_findings *f, const struct f
  * indentation and a final newline. Caller frees. */
 char *ferry_report_json(const struct ferry_findings *f, const struct ferry_model *m);
 
+/* Where a report's files came from, when they were read from Git. */
+struct ferry_report_source {
+	const char *repo;   /* URL, credentials redacted */
+	const char *rev;    /* as asked for, e.g. "main" or "refs/pull/7/head" */
+	const char *commit; /* the commit sha every finding refers to */
+};
+
+/* ferry_report_json with a "source": {"repo", "rev", "commit"} member. */
+char *ferry_report_json_source(const struct ferry_findings *f, const struct ferry_model *m,
+			       const struct ferry_report_source *src);
+
 /* A YAML subtree as compact JSON, scalars typed as Kubernetes reads them
  * (unquoted true -> true, 42 -> 42). Caller frees; NULL for NULL. */
 char *ferry_node_to_json(const struct ferry_node *n);

@@ -599,6 +599,41 @@ static void check_hooks(const struct ferry_model *m, struct ferry_findings *f)
 	}
 }
 
+static void check_policies(const struct ferry_model *m, struct ferry_findings *f)
+{
+	for (size_t i = 0; i < ferry_model_count(m, FERRY_KIND_POLICY); i++) {
+		const struct ferry_policy *p = &ferry_model_policies(m)[i];
+		const __typeof__(p->spec.gates.signature) *sg = &p->spec.gates.signature;
+		const __typeof__(p->spec.gates.approvals) *ap = &p->spec.gates.approvals;
+		const char *req = sg->require.v;
+
+		if (sg->set && req &&
+		    ((!strcmp(req, "ssh") && !sg->allowed_signers.v) ||
+		     (!strcmp(req, "openpgp") && !sg->openpgp_keys.v) ||
+		     (!strcmp(req, "any") && !sg->allowed_signers.v && !sg->openpgp_keys.v)))
+			ferry_findings_add(
+				f, FERRY_CAT_CRITICAL, "policy.gate.signature.no-keys",
+				&sg->require.pos, "Policy %s/%s: signature require '%s' needs %s",
+				p->obj.ns, p->obj.name, req,
+				!strcmp(req, "ssh")	  ? "allowedSigners"
+				: !strcmp(req, "openpgp") ? "openpgpKeys"
+							  : "allowedSigners or openpgpKeys");
+		if (ap->set && ap->count.set && ap->count.v < 0)
+			ferry_findings_add(f, FERRY_CAT_CRITICAL, "policy.gate.approvals.count",
+					   &ap->count.pos,
+					   "Policy %s/%s: approvals count must be 0 or more",
+					   p->obj.ns, p->obj.name);
+		if (ap->set && ap->count.v > 0 && ap->approvers.len < (size_t)ap->count.v)
+			ferry_findings_add(f, FERRY_CAT_CRITICAL, "policy.gate.approvals.approvers",
+					   &ap->count.pos,
+					   "Policy %s/%s: %lld approvals required but %zu "
+					   "approver%s listed: no "
+					   "commit could ever pass",
+					   p->obj.ns, p->obj.name, ap->count.v, ap->approvers.len,
+					   ap->approvers.len == 1 ? "" : "s");
+	}
+}
+
 void ferry_model_validate(const struct ferry_model *m, struct ferry_findings *f)
 {
 	check_duplicates(m, f);
@@ -610,4 +645,5 @@ void ferry_model_validate(const struct ferry_model *m, struct ferry_findings *f)
 	check_migrations(m, f);
 	check_secrets(m, f);
 	check_hooks(m, f);
+	check_policies(m, f);
 }

@@ -1,0 +1,54 @@
+/* One pass of the Git side of a reconcile: bring the watched branch up to
+ * date (no fetch when it has not moved), find the commit to act on, check
+ * it against the gates, load and validate its desired state, decide which
+ * commit is in force, and write status/repository.yaml back.
+ *
+ * The commit in force is remembered in DATA_DIR/state/git: a commit that
+ * fails a gate or validation is never acted on and the previous one stays
+ * in force.
+ */
+#ifndef FERRY_RECONCILER_SYNC_H
+#define FERRY_RECONCILER_SYNC_H
+
+#include "reconciler/config.h"
+#include "reconciler/gate.h"
+#include "reconciler/gitsync.h"
+#include "schema/finding.h"
+#include "schema/model.h"
+
+/* Open the repository cache of c (DATA_DIR/repo.git) with the credentials
+ * of [repository] credentials. */
+int ferry_git_open_config(struct ferry_git **g, const struct ferry_config *c,
+			  struct ferry_err *err);
+
+/* The branch status commits go to. */
+const char *ferry_status_branch(const struct ferry_config *c);
+
+enum ferry_sync_outcome {
+	FERRY_SYNC_UNCHANGED, /* the branch had not moved since the last pass */
+	FERRY_SYNC_ACCEPTED,  /* the acting commit passed the gates and validation */
+	FERRY_SYNC_REFUSED,   /* it failed a gate */
+	FERRY_SYNC_INVALID,   /* it passed the gates, but has blocking findings */
+};
+
+struct ferry_sync_result {
+	enum ferry_sync_outcome outcome;
+	struct ferry_git_sync fetch;
+	char acting[FERRY_SHA_HEX];   /* newest commit that changes more than status/ */
+	char in_force[FERRY_SHA_HEX]; /* the commit ferry acts on after this pass */
+	struct ferry_gate_verdict verdict;
+	size_t critical, errors, warnings;
+	struct ferry_status_push push;
+	char *subject, *author; /* of the acting commit */
+	double seconds_fetch, seconds_total;
+};
+
+/* With force, run the whole pass even when the branch has not moved. */
+int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool force,
+		    struct ferry_sync_result *r, struct ferry_err *err);
+
+void ferry_sync_result_release(struct ferry_sync_result *r);
+
+const char *ferry_sync_outcome_name(enum ferry_sync_outcome o);
+
+#endif
