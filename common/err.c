@@ -103,8 +103,10 @@ const char *ferry_errcode_name(enum ferry_errcode code)
 
 void ferry_err_format(const struct ferry_err *err, char *buf, unsigned long n)
 {
-	if (err->file[0] && err->line > 0)
+	if (err->file[0] && err->line > 0 && err->col > 0)
 		snprintf(buf, n, "%s:%d:%d: %s", err->file, err->line, err->col, err->msg);
+	else if (err->file[0] && err->line > 0)
+		snprintf(buf, n, "%s:%d: %s", err->file, err->line, err->msg);
 	else if (err->file[0])
 		snprintf(buf, n, "%s: %s", err->file, err->msg);
 	else

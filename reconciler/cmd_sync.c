@@ -21,7 +21,9 @@ int ferry_cli_load_config(struct ferry_config *c, const char *path, const char *
 		path = env && *env ? env : "ferry.ini";
 	ferry_config_defaults(c);
 	if (ferry_config_load(c, path, &err)) {
-		fprintf(stderr, "ferry %s: %s\n", cmd, err.msg);
+		char msg[FERRY_ERR_MSG_MAX + FERRY_ERR_FILE_MAX + 32];
+		ferry_err_format(&err, msg, sizeof msg);
+		fprintf(stderr, "ferry %s: %s\n", cmd, msg);
 		return -1;
 	}
 	return 0;
@@ -63,9 +65,9 @@ int ferry_cmd_sync(int argc, char **argv)
 	printf("%s %s at %.12s: %s (%.3f s)\n", ferry_git_url(g), cfg.repo.branch, r.fetch.head,
 	       r.fetch.fetched ? "fetched" : "not moved, no fetch", r.seconds_fetch);
 	if (r.outcome == FERRY_SYNC_UNCHANGED) {
-		printf("unchanged since the last pass; in force: %.12s\n",
-		       r.in_force[0] ? r.in_force : "none");
-		rc = FERRY_EXIT_OK;
+		printf("unchanged since the last pass (%s); in force: %.12s\n",
+		       ferry_sync_outcome_name(r.last), r.in_force[0] ? r.in_force : "none");
+		rc = r.last == FERRY_SYNC_ACCEPTED ? FERRY_EXIT_OK : FERRY_EXIT_NOT_OK;
 		goto out_r;
 	}
 	printf("acting on %.12s by %s: %s\n", r.acting, r.author, r.subject);

@@ -2,6 +2,7 @@
 
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "reconciler/gitsync.h"
 #include "schema/model.h"
@@ -15,6 +16,31 @@
 #define USAGE                                                                                      \
 	"usage: ferry validate [-o text|json] DIR\n"                                               \
 	"       ferry validate [-o text|json] --repo URL [--rev REV] [--root PATH]\n"
+
+/* "./a/b/", "/a/b" and "a//b" become "a/b"; "." and "" become "". '..'
+ * components are refused. */
+static int normalize_root(char **out, const char *root)
+{
+	char *copy = ferry_xstrdup(root), *save = NULL;
+	struct ferry_sb sb;
+	int rc = 0;
+
+	ferry_sb_init(&sb);
+	for (char *p = strtok_r(copy, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(p, "."))
+			continue;
+		if (!strcmp(p, "..")) {
+			rc = -1;
+			break;
+		}
+		if (sb.len)
+			ferry_sb_addc(&sb, '/');
+		ferry_sb_adds(&sb, p);
+	}
+	free(copy);
+	*out = ferry_sb_detach(&sb);
+	return rc;
+}
 
 /* Load revision rev of url into m through a throwaway bare cache. */
 static int load_remote(const char *url, const char *rev, const char *root, struct ferry_model *m,
@@ -61,7 +87,8 @@ int ferry_cmd_validate(int argc, char **argv)
 	struct ferry_err err = FERRY_ERR_INIT;
 	const char *repo = NULL, *rev = "HEAD", *root = NULL;
 	char sha[FERRY_SHA_HEX] = "", *redacted = NULL;
-	bool json = false;
+	bool json = false, rev_given = false;
+	char *root_buf = NULL;
 	int c, rc;
 
 	optind = 1;
@@ -79,7 +106,10 @@ int ferry_cmd_validate(int argc, char **argv)
 			}
 			break;
 		case 'R': repo = optarg; break;
-		case 'r': rev = optarg; break;
+		case 'r':
+			rev = optarg;
+			rev_given = true;
+			break;
 		case 't': root = optarg; break;
 		default: fputs(USAGE, stderr); return FERRY_EXIT_USAGE;
 		}
@@ -88,6 +118,19 @@ int ferry_cmd_validate(int argc, char **argv)
 		fputs(USAGE, stderr);
 		return FERRY_EXIT_USAGE;
 	}
+	if (!repo && (rev_given || root)) {
+		fprintf(stderr, "ferry validate: --rev and --root need --repo (for a directory, "
+				"check out the revision, or name the subdirectory as DIR)\n");
+		return FERRY_EXIT_USAGE;
+	}
+	if (root && normalize_root(&root_buf, root)) {
+		fprintf(stderr,
+			"ferry validate: --root '%s': give a directory inside the "
+			"repository, without '..'\n",
+			root);
+		return FERRY_EXIT_USAGE;
+	}
+	root = root_buf;
 	if (repo) {
 		/* HEAD of a remote means its default branch: ask for it as
 		 * a ref the remote advertises */
@@ -115,6 +158,7 @@ int ferry_cmd_validate(int argc, char **argv)
 	}
 	rc = ferry_findings_blocking(&f) ? FERRY_EXIT_NOT_OK : FERRY_EXIT_OK;
 out:
+	free(root_buf);
 	free(redacted);
 	ferry_findings_release(&f);
 	ferry_model_release(&m);

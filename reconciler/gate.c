@@ -193,13 +193,13 @@ unsigned ferry_gate_count_approvals(const struct ferry_gate *gate, const char *m
 	return n;
 }
 
-static const char *sig_require_name(enum ferry_sig_require r)
+/* What a gate asks for, as the end of "... is required". */
+static const char *sig_required_text(enum ferry_sig_require r)
 {
 	switch (r) {
-	case FERRY_SIG_ANY: return "any";
-	case FERRY_SIG_SSH: return "ssh";
-	case FERRY_SIG_OPENPGP: return "openpgp";
-	default: return "none";
+	case FERRY_SIG_SSH: return "an SSH signature";
+	case FERRY_SIG_OPENPGP: return "an OpenPGP signature";
+	default: return "an SSH or OpenPGP signature";
 	}
 }
 
@@ -210,9 +210,8 @@ static int check_signature(const struct ferry_gate *x, const struct ferry_git_co
 
 	memset(r, 0, sizeof *r);
 	if (kind == FERRY_SIGKIND_NONE) {
-		snprintf(r->reason, sizeof r->reason,
-			 "commit is not signed (a %s signature is required)",
-			 sig_require_name(x->signature));
+		snprintf(r->reason, sizeof r->reason, "commit is not signed (%s is required)",
+			 sig_required_text(x->signature));
 		return 0;
 	}
 	if (kind == FERRY_SIGKIND_SSH &&
@@ -239,7 +238,7 @@ static int check_signature(const struct ferry_gate *x, const struct ferry_git_co
 		 kind == FERRY_SIGKIND_SSH	 ? "an SSH"
 		 : kind == FERRY_SIGKIND_OPENPGP ? "an OpenPGP"
 						 : "an unsupported (X.509?)",
-		 x->signature == FERRY_SIG_SSH ? "an SSH signature" : "an OpenPGP signature");
+		 sig_required_text(x->signature));
 	return 0;
 }
 

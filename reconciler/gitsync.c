@@ -638,10 +638,10 @@ int ferry_git_resolve(struct ferry_git *g, const char *rev, char sha[FERRY_SHA_H
 	return 0;
 }
 
-static bool is_hex_sha(const char *s)
+static bool is_hex(const char *s, size_t min, size_t max)
 {
 	size_t n = strlen(s);
-	if (n != 40)
+	if (n < min || n > max)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (ferry_hexval(s[i]) < 0)
@@ -655,25 +655,27 @@ int ferry_git_fetch_rev(struct ferry_git *g, const char *rev, char sha[FERRY_SHA
 	char *spec, *local;
 	int rc;
 
-	if (is_hex_sha(rev)) {
-		/* a commit we may have already; else fetch every branch and
-		 * look for it among them */
+	if (is_hex(rev, 7, 40)) {
+		/* a commit id, maybe abbreviated: one we have, else fetch the
+		 * branches and tags and look again (a branch named like hex
+		 * digits is looked up as a branch after that) */
 		if (!ferry_git_resolve(g, rev, sha, NULL))
 			return 0;
-		spec = ferry_xstrdup("+refs/heads/*:refs/remotes/origin/*");
-		rc = fetch_refspecs(g, &spec, 1, err);
-		free(spec);
-		if (rc)
+		char *specs[2] = {"+refs/heads/*:refs/remotes/origin/*",
+				  "+refs/tags/*:refs/tags/*"};
+		if (fetch_refspecs(g, specs, 2, err))
 			return -1;
-		if (ferry_git_resolve(g, rev, sha, NULL))
+		if (!ferry_git_resolve(g, rev, sha, NULL))
+			return 0;
+		if (strlen(rev) == 40)
 			return ferry_err_set(err, FERRY_E_NOT_FOUND,
-					     "commit %s is not on any branch of %s", rev,
-					     g->url_redacted);
-		return 0;
+					     "commit %s is not on any branch or tag of %s; name "
+					     "the ref that holds it (e.g. refs/pull/7/head)",
+					     rev, g->url_redacted);
 	}
 	if (ferry_starts_with(rev, "refs/") || !strcmp(rev, "HEAD")) {
 		/* HEAD: the remote's default branch; refs/...: any ref it
-		 * advertises, such as refs/pull/7/head */
+		 * advertises, such as refs/pull/7/head or refs/tags/v1 */
 		const char *tail = ferry_starts_with(rev, "refs/") ? rev + 5 : rev;
 		local = ferry_xasprintf("refs/ferry/rev/%s", tail);
 		spec = ferry_xasprintf("+%s:%s", rev, local);
@@ -682,7 +684,7 @@ int ferry_git_fetch_rev(struct ferry_git *g, const char *rev, char sha[FERRY_SHA
 		spec = ferry_xasprintf("+refs/heads/%s:%s", rev, local);
 	}
 	rc = fetch_refspecs(g, &spec, 1, err);
-	if (!rc && local_ref(g, local, sha))
+	if (!rc && ferry_git_resolve(g, local, sha, NULL)) /* peels annotated tags */
 		rc = ferry_err_set(err, FERRY_E_NOT_FOUND, "revision '%s' not found in %s", rev,
 				   g->url_redacted);
 	free(spec);
@@ -713,6 +715,8 @@ struct tree_walk {
 	struct tree_file *files;
 	size_t n, cap;
 	bool at_repo_root;
+	const char *prefix; /* "root/" or "" */
+	struct ferry_findings *f;
 };
 
 static int walk_cb(const char *dir, const git_tree_entry *e, void *payload)
@@ -731,6 +735,16 @@ static int walk_cb(const char *dir, const git_tree_entry *e, void *payload)
 	if (type != GIT_OBJECT_BLOB || name[0] == '.' ||
 	    (!ferry_ends_with(name, ".yaml") && !ferry_ends_with(name, ".yml")))
 		return 0;
+	if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK) {
+		/* as for a directory: the link is stored, not its target */
+		char *path = ferry_xasprintf("%s%s%s", w->prefix, dir, name);
+		struct ferry_pos p = {path, 0, 0};
+		ferry_findings_add(w->f, FERRY_CAT_WARNING, "load.symlink", &p,
+				   "symbolic link not followed (Git stores the link, not the file "
+				   "it points to)");
+		free(path);
+		return 0;
+	}
 	w->files = ferry_grow(w->files, &w->cap, w->n + 1, sizeof *w->files);
 	w->files[w->n].path = ferry_xasprintf("%s%s", dir, name);
 	git_oid_cpy(&w->files[w->n].oid, git_tree_entry_id(e));
@@ -750,6 +764,7 @@ int ferry_git_load_tree(struct ferry_git *g, const char *sha, const char *root,
 	git_tree *tree = NULL, *sub = NULL;
 	git_tree_entry *entry = NULL;
 	struct tree_walk w = {0};
+	char *prefix = NULL;
 	int rc = -1;
 
 	if (lookup_commit(g, sha, &commit, err))
@@ -759,6 +774,8 @@ int ferry_git_load_tree(struct ferry_git *g, const char *sha, const char *root,
 		goto out;
 	}
 	w.at_repo_root = !root || !*root;
+	w.f = f;
+	w.prefix = prefix = w.at_repo_root ? ferry_xstrdup("") : ferry_xasprintf("%s/", root);
 	if (!w.at_repo_root) {
 		if ((rc = git_tree_entry_bypath(&entry, tree, root)) ||
 		    git_tree_entry_type(entry) != GIT_OBJECT_TREE) {
@@ -796,6 +813,7 @@ out:
 	for (size_t i = 0; i < w.n; i++)
 		free(w.files[i].path);
 	free(w.files);
+	free(prefix);
 	git_tree_entry_free(entry);
 	git_tree_free(sub);
 	git_tree_free(tree);
@@ -1019,6 +1037,16 @@ out:
 
 /* ---- status commits --------------------------------------------------- */
 
+/* Did the remote refuse a push because someone else pushed first? */
+static bool is_race(const char *why)
+{
+	/* receive-pack says "failed to update ref" when the ref moved
+	 * between its check and its lock: another pusher won */
+	return strstr(why, "non-fast-forward") || strstr(why, "fetch first") ||
+	       strstr(why, "stale info") || strstr(why, "cannot lock ref") ||
+	       strstr(why, "failed to lock") || strstr(why, "failed to update ref");
+}
+
 static int cb_push_update(const char *refname, const char *status, void *payload)
 {
 	struct push_state *p = ((struct ferry_git *)payload)->push_state;
@@ -1194,12 +1222,15 @@ int ferry_git_commit_status(struct ferry_git *g, const struct ferry_status_commi
 		}
 		/* rejected (someone pushed first) or failed: which? */
 		const git_error *ge = git_error_last();
-		bool race =
-			ps.rejected || e == GIT_ENONFASTFORWARD ||
-			(ge && ge->message &&
-			 (strstr(ge->message, "non-fast-forward") ||
-			  strstr(ge->message, "fetch first") || strstr(ge->message, "rejected") ||
-			  strstr(ge->message, "cannot push")));
+		bool race = e == GIT_ENONFASTFORWARD || is_race(ps.why) ||
+			    (ge && ge->message && is_race(ge->message));
+		if (!race && ps.rejected) {
+			/* a hook, a protected branch: retrying will not help */
+			ferry_err_set(err, FERRY_E_AUTH,
+				      "pushing status to %s: the remote refused: %s",
+				      g->url_redacted, ps.why);
+			goto out;
+		}
 		if (!race) {
 			git_fail(g, err, e, "pushing status to %s", g->url_redacted);
 			goto out;

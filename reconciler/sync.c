@@ -7,6 +7,9 @@
 #include "reconciler/secrets.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +82,7 @@ int ferry_git_open_config(struct ferry_git **g, const struct ferry_config *c, st
 struct sync_state {
 	char head[FERRY_SHA_HEX];
 	char in_force[FERRY_SHA_HEX];
+	enum ferry_sync_outcome outcome; /* of the pass that saw head */
 };
 
 static char *state_path(const struct ferry_config *c)
@@ -98,6 +102,10 @@ static void state_read(const struct ferry_config *c, struct sync_state *st)
 				memcpy(st->head, l + 5, FERRY_SHA_HEX);
 			else if (ferry_starts_with(l, "in-force ") && strlen(l + 9) == 40)
 				memcpy(st->in_force, l + 9, FERRY_SHA_HEX);
+			else if (ferry_starts_with(l, "outcome "))
+				for (int o = FERRY_SYNC_ACCEPTED; o <= FERRY_SYNC_INVALID; o++)
+					if (!strcmp(l + 8, ferry_sync_outcome_name(o)))
+						st->outcome = (enum ferry_sync_outcome)o;
 		}
 	}
 	free(data);
@@ -108,7 +116,8 @@ static int state_write(const struct ferry_config *c, const struct sync_state *st
 		       struct ferry_err *err)
 {
 	char *path = state_path(c), *dir = ferry_path_join(c->daemon.data_dir, "state");
-	char *text = ferry_xasprintf("head %s\nin-force %s\n", st->head, st->in_force);
+	char *text = ferry_xasprintf("head %s\nin-force %s\noutcome %s\n", st->head, st->in_force,
+				     ferry_sync_outcome_name(st->outcome));
 	int rc = 0;
 	if (ferry_mkdirs(dir, 0700) || ferry_write_file_atomic(path, text, strlen(text), 0600))
 		rc = ferry_err_set(err, FERRY_E_IO, "writing %s: %s", path, strerror(errno));
@@ -116,6 +125,27 @@ static int state_write(const struct ferry_config *c, const struct sync_state *st
 	free(dir);
 	free(path);
 	return rc;
+}
+
+/* One pass at a time per data directory: an flock on DATA_DIR/lock, held
+ * until the returned descriptor is closed (or the process dies). */
+static int lock_data_dir(const struct ferry_config *c, struct ferry_err *err)
+{
+	char *path = ferry_path_join(c->daemon.data_dir, "lock");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ferry_err_set(err, FERRY_E_IO, "%s: %s", path, strerror(errno));
+	} else if (flock(fd, LOCK_EX | LOCK_NB)) {
+		ferry_err_set(err, errno == EWOULDBLOCK ? FERRY_E_CONFLICT : FERRY_E_IO, "%s: %s",
+			      path,
+			      errno == EWOULDBLOCK ? "another ferry process is using this data "
+						     "directory"
+						   : strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	free(path);
+	return fd;
 }
 
 /* ---- the status file -------------------------------------------------- */
@@ -262,9 +292,11 @@ int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool forc
 	struct ferry_git_commit_info ci = {0};
 	char *yaml = NULL, *msg = NULL, *gpg_home = NULL;
 	double t0 = now_s();
-	int rc = -1;
+	int rc = -1, lock;
 
 	memset(r, 0, sizeof *r);
+	if ((lock = lock_data_dir(c, err)) < 0)
+		return -1;
 	state_read(c, &st);
 	if (ferry_git_sync(g, c->repo.branch,
 			   c->repo.status_mode == FERRY_STATUS_BRANCH ? c->repo.status_branch
@@ -275,6 +307,7 @@ int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool forc
 	memcpy(r->in_force, st.in_force, FERRY_SHA_HEX);
 	if (!force && !strcmp(st.head, r->fetch.head)) {
 		r->outcome = FERRY_SYNC_UNCHANGED;
+		r->last = st.outcome;
 		rc = 0;
 		goto out;
 	}
@@ -329,6 +362,7 @@ int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool forc
 	if (ferry_git_commit_status(g, &sc, &r->push, err))
 		goto out;
 	memcpy(st.in_force, r->in_force, FERRY_SHA_HEX);
+	st.outcome = r->outcome;
 	memcpy(st.head, r->fetch.head, FERRY_SHA_HEX);
 	if (c->repo.status_mode == FERRY_STATUS_PATH && r->push.committed) {
 		/* our own push moved the watched branch: count that head as
@@ -346,6 +380,7 @@ int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool forc
 	rc = 0;
 out:
 	r->seconds_total = now_s() - t0;
+	close(lock);
 	free(yaml);
 	free(msg);
 	free(gpg_home);

@@ -33,6 +33,7 @@ enum ferry_sync_outcome {
 
 struct ferry_sync_result {
 	enum ferry_sync_outcome outcome;
+	enum ferry_sync_outcome last; /* when UNCHANGED: what the last full pass found */
 	struct ferry_git_sync fetch;
 	char acting[FERRY_SHA_HEX];   /* newest commit that changes more than status/ */
 	char in_force[FERRY_SHA_HEX]; /* the commit ferry acts on after this pass */
@@ -43,7 +44,8 @@ struct ferry_sync_result {
 	double seconds_fetch, seconds_total;
 };
 
-/* With force, run the whole pass even when the branch has not moved. */
+/* With force, run the whole pass even when the branch has not moved. One
+ * pass at a time per data directory: a second process gets FERRY_E_CONFLICT. */
 int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool force,
 		    struct ferry_sync_result *r, struct ferry_err *err);
 

@@ -1341,6 +1341,8 @@ static int load_tree(struct ferry_model *m, const char *dir, int depth, struct f
 
 		if (lstat(path, &st)) {
 			/* vanished since readdir: nothing to load */
+		} else if (S_ISDIR(st.st_mode) && depth == 0 && !strcmp(names[i], "status")) {
+			/* ferry's own reports (status_mode=path), not desired state */
 		} else if (S_ISDIR(st.st_mode)) {
 			rc = load_tree(m, path, depth + 1, f, err);
 		} else if (S_ISREG(st.st_mode) && is_yaml_name(names[i])) {

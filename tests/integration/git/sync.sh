@@ -91,6 +91,9 @@ check "file: invalid commit: previous stays in force" \
 	sh -c "git --git-dir='$GL_DIR/srv/plans.git' show ferry/status:status/repository.yaml | grep -qx 'inForce: $main2'"
 check "file: invalid commit: status lists the finding with its place" \
 	sh -c "git --git-dir='$GL_DIR/srv/plans.git' show ferry/status:status/repository.yaml | grep -q 'plan.yaml:[0-9]*:[0-9]*'"
+run_ferry "$SCRATCH/o4b" sync -c "$SCRATCH/file.ini"
+check "file: unmoved after a refusal: still exit 1, says why" \
+	sh -c "[ $rc = 1 ] && grep -q 'unchanged since the last pass (Invalid)' '$SCRATCH/o4b'"
 check "file: status commit subject says refused" \
 	sh -c "git --git-dir='$GL_DIR/srv/plans.git' log -1 --format=%s ferry/status | grep -q 'main@$(echo "$bad3" | cut -c1-12) refused'"
 gitlab_human_commit plans plan.yaml "$(cat "$SRC/examples/quickstart/plan.yaml")" "Fix the plan" >/dev/null
@@ -134,6 +137,14 @@ check "git://: moved branch: list + fetch ($n1 -> $n2)" \
 run_ferry "$SCRATCH/v1" validate --repo "$GL_GIT_URL_BASE/plans.git" --rev pr-7
 check "validate --repo git:// --rev pr-7: exit 1, names the commit" \
 	sh -c "[ $rc = 1 ] && grep -q 'commit $pr' '$SCRATCH/v1' && grep -q 'plan.yaml:.*rfc1123' '$SCRATCH/v1'"
+git -C "$GL_DIR/human/plans" tag -a -m "release 1" v1 "$pr"
+git -C "$GL_DIR/human/plans" push -q origin v1
+run_ferry "$SCRATCH/v1t" validate --repo "$GL_GIT_URL_BASE/plans.git" --rev refs/tags/v1
+check "validate --repo --rev refs/tags/v1 (annotated): the tagged commit" \
+	sh -c "[ $rc = 1 ] && grep -q 'commit $pr' '$SCRATCH/v1t'"
+short=$(echo "$pr" | cut -c1-9)
+run_ferry "$SCRATCH/v1s" validate --repo "$GL_GIT_URL_BASE/plans.git" --rev "$short"
+check "validate --repo --rev ABBREVIATED-SHA" sh -c "[ $rc = 1 ] && grep -q 'commit $pr' '$SCRATCH/v1s'"
 run_ferry "$SCRATCH/v2" validate --repo "$GL_GIT_URL_BASE/plans.git" --rev main
 check "validate --repo git:// --rev main: exit 0" [ "$rc" = 0 ]
 run_ferry "$SCRATCH/v3" validate -o json --repo "$GL_GIT_URL_BASE/plans.git" --rev "$pr"
