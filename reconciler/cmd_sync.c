@@ -86,9 +86,9 @@ int ferry_cmd_sync(int argc, char **argv)
 	printf("%s; in force: %.12s\n", ferry_sync_outcome_name(r.outcome),
 	       r.in_force[0] ? r.in_force : "none");
 	if (r.push.committed)
-		printf("status: committed %.12s to %s (%u push%s)\n", r.push.sha,
-		       ferry_status_branch(&cfg), r.push.attempts,
-		       r.push.attempts == 1 ? "" : "es");
+		printf("status: committed %.12s to %s (%u push%s, %.3f s)\n", r.push.sha,
+		       ferry_status_branch(&cfg), r.push.attempts, r.push.attempts == 1 ? "" : "es",
+		       r.seconds_push);
 	else
 		printf("status: unchanged\n");
 	rc = r.outcome == FERRY_SYNC_ACCEPTED ? FERRY_EXIT_OK : FERRY_EXIT_NOT_OK;

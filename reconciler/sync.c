@@ -359,7 +359,10 @@ int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool forc
 		.committer_name = c->repo.committer_name,
 		.committer_email = c->repo.committer_email,
 	};
-	if (ferry_git_commit_status(g, &sc, &r->push, err))
+	double tp = now_s();
+	int push_rc = ferry_git_commit_status(g, &sc, &r->push, err);
+	r->seconds_push = now_s() - tp;
+	if (push_rc)
 		goto out;
 	memcpy(st.in_force, r->in_force, FERRY_SHA_HEX);
 	st.outcome = r->outcome;

@@ -41,7 +41,7 @@ struct ferry_sync_result {
 	size_t critical, errors, warnings;
 	struct ferry_status_push push;
 	char *subject, *author; /* of the acting commit */
-	double seconds_fetch, seconds_total;
+	double seconds_fetch, seconds_push, seconds_total;
 };
 
 /* With force, run the whole pass even when the branch has not moved. One

@@ -110,7 +110,7 @@ if [ "$inforce" = "$newest_human" ]; then
 else
 	bad "in force $inforce, newest human commit $newest_human"
 fi
-retries=$(grep -c 'pushes)' "$SCRATCH/ferry.log" || true)
+retries=$(grep -c "pushes, " "$SCRATCH/ferry.log" || true)
 echo "# $syncs syncs, $status_commits status commits, $retries needed more than one push"
 if [ "$fails" != 0 ]; then
 	echo "$fails check(s) failed; ferry log: $SCRATCH/ferry.log"
