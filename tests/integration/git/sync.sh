@@ -201,6 +201,21 @@ if gitlab_sshd 2>"$SCRATCH/sshd.why"; then
 		"known_hosts = $GL_SSH_KNOWN_HOSTS"
 	run_ferry "$SCRATCH/s1" sync -c "$SCRATCH/ssh.ini"
 	check "ssh: sync with a key and known_hosts (rc=$rc)" [ "$rc" = 0 ]
+	cp "$GL_SSH_KNOWN_HOSTS" "$SCRATCH/hashed_known_hosts"
+	ssh-keygen -q -H -f "$SCRATCH/hashed_known_hosts" >/dev/null 2>&1
+	rm -f "$SCRATCH/hashed_known_hosts.old"
+	config sshhashed "$GL_SSH_URL_BASE/plans.git" "credentials = ferry/ssh" \
+		"known_hosts = $SCRATCH/hashed_known_hosts"
+	run_ferry "$SCRATCH/s1h" sync -c "$SCRATCH/sshhashed.ini"
+	check "ssh: hashed known_hosts entry (ssh-keygen -H) accepted (rc=$rc)" \
+		sh -c "[ $rc = 0 ] && grep -q '^|1|' '$SCRATCH/hashed_known_hosts'"
+	# no identity in the secret: the key comes from ssh-agent
+	eval "$(ssh-agent -s)" >/dev/null
+	ssh-add -q "$GL_SSH_KEY" 2>/dev/null
+	config sshagent "$GL_SSH_URL_BASE/plans.git" "known_hosts = $GL_SSH_KNOWN_HOSTS"
+	run_ferry "$SCRATCH/s1a" sync -c "$SCRATCH/sshagent.ini"
+	check "ssh: key from ssh-agent (rc=$rc)" [ "$rc" = 0 ]
+	ssh-agent -k >/dev/null 2>&1
 	: >"$SCRATCH/empty_known_hosts"
 	config sshunknown "$GL_SSH_URL_BASE/plans.git" "credentials = ferry/ssh" \
 		"known_hosts = $SCRATCH/empty_known_hosts"
