@@ -41,7 +41,11 @@
 #     (http://127.0.0.1:PORT/git; repos are $GL_HTTP_URL_BASE/NAME.git) and
 #     GL_HTTP_PORT. With "auth", every request needs HTTP basic auth as
 #     GL_HTTP_USER (ferry-bot) with GL_HTTP_PASSWORD (s3cret-token-123),
-#     and REMOTE_USER is the user; the others get 401. A plain and an auth
+#     and REMOTE_USER is the user; the others get 401. With "tls"
+#     (needs lighttpd-mod-openssl), it speaks HTTPS with a certificate for
+#     localhost and 127.0.0.1 signed by a throwaway CA made with openssl:
+#     then GL_HTTP_URL_BASE is https://localhost:PORT/git (libgit2 1.5's
+#     mbedTLS checks DNS names only) and GL_HTTP_CA the CA's PEM file. A plain and an auth
 #     server may run at once (each call sets the variables anew). Logs:
 #     $GL_DIR/http-access.log (lighttpd, all servers; fields: server port,
 #     client, user, time, "request line", status, bytes; 401s included)
@@ -273,6 +277,7 @@ gitlab_http() {
 	[ -x "$_gl_backend" ] || { echo "gitlab_http: no git-http-backend" >&2; return 1; }
 	_gl_mode=plain
 	[ "${1:-}" = auth ] && _gl_mode=auth
+	[ "${1:-}" = tls ] && _gl_mode=tls
 	_gl_hd=$GL_DIR/http-$_gl_mode
 	[ -e "$_gl_hd" ] && { echo "gitlab_http: a $_gl_mode server was started already" >&2; return 1; }
 	mkdir -p "$_gl_hd/docroot" "$_gl_hd/tmp" || return 1
@@ -301,6 +306,28 @@ gitlab_http() {
 		  cgi.assign = ("" => "")
 		}
 	EOF
+	if [ $_gl_mode = tls ]; then
+		[ -e /usr/lib/lighttpd/mod_openssl.so ] ||
+			{ echo "gitlab_http: lighttpd-mod-openssl not installed" >&2; return 1; }
+		# a throwaway CA and a certificate for 127.0.0.1 signed by it
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-days 2 -subj /CN=ferry-test-ca -keyout "$_gl_hd/ca.key" \
+			-out "$_gl_hd/ca.pem" >/dev/null 2>&1 &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+				-subj /CN=localhost -keyout "$_gl_hd/server.key" \
+				-out "$_gl_hd/server.csr" >/dev/null 2>&1 &&
+			printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$_gl_hd/ext" &&
+			openssl x509 -req -in "$_gl_hd/server.csr" -CA "$_gl_hd/ca.pem" \
+				-CAkey "$_gl_hd/ca.key" -CAcreateserial -days 2 \
+				-extfile "$_gl_hd/ext" -out "$_gl_hd/server.pem" >/dev/null 2>&1 ||
+			{ echo "gitlab_http: openssl could not make the certificates" >&2; return 1; }
+		cat >>"$_gl_hd/lighttpd.conf.in" <<-EOF
+			server.modules += ("mod_openssl")
+			ssl.engine = "enable"
+			ssl.pemfile = "$_gl_hd/server.pem"
+			ssl.privkey = "$_gl_hd/server.key"
+		EOF
+	fi
 	if [ $_gl_mode = auth ]; then
 		echo "$GL_HTTP_USER:$GL_HTTP_PASSWORD" >"$_gl_hd/users"
 		chmod 600 "$_gl_hd/users"
@@ -319,6 +346,12 @@ gitlab_http() {
 	_gl_started "http-$_gl_mode" "$_gl_pid"
 	GL_HTTP_PORT=$_gl_port
 	GL_HTTP_URL_BASE=http://127.0.0.1:$_gl_port/git
+	if [ $_gl_mode = tls ]; then
+		# libgit2 1.5 with mbedTLS matches DNS names only, not IP
+		# addresses, so the URL names localhost
+		GL_HTTP_URL_BASE=https://localhost:$_gl_port/git
+		GL_HTTP_CA=$_gl_hd/ca.pem
+	fi
 }
 
 # Count http-requests.log lines of server GL_HTTP_PORT: method $1, URI

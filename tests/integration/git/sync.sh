@@ -193,6 +193,21 @@ run_ferry "$SCRATCH/w7" sync -c "$SCRATCH/httpurl.ini"
 check "http: password in the URL works and is shown as ***" \
 	sh -c "[ $rc = 0 ] && grep -q ':\*\*\*@' '$SCRATCH/w7'"
 
+# ---- https: the CA bundle of ca_file ---------------------------------------------
+if gitlab_http tls 2>"$SCRATCH/tls.why"; then
+	config https "$GL_HTTP_URL_BASE/plans.git" "ca_file = $GL_HTTP_CA"
+	run_ferry "$SCRATCH/t1" sync -c "$SCRATCH/https.ini"
+	check "https: server certificate checked against ca_file (rc=$rc)" [ "$rc" = 0 ]
+	config httpsnoca "$GL_HTTP_URL_BASE/plans.git"
+	run_ferry "$SCRATCH/t2" sync -c "$SCRATCH/httpsnoca.ini"
+	check "https: a certificate from an unknown CA is refused, ca_file suggested" \
+		sh -c "[ $rc = 2 ] && grep -q 'not trusted.*ca_file' '$SCRATCH/t2'"
+	run_ferry "$SCRATCH/t3" validate --repo "$GL_HTTP_URL_BASE/plans.git"
+	check "https: validate --repo refuses the unknown CA too" [ "$rc" = 2 ]
+else
+	echo "# skip https: $(cat "$SCRATCH/tls.why")"
+fi
+
 # ---- ssh ------------------------------------------------------------------------
 if gitlab_sshd 2>"$SCRATCH/sshd.why"; then
 	printf '[secret]\nidentity = %s\n' "$GL_SSH_KEY" >"$SCRATCH/secrets/ferry/ssh.ini"
