@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "common/util.h"
+#include "reconciler/gitstream.h"
 
 #include <git2.h>
 #include <openssl/evp.h>
@@ -177,6 +178,7 @@ int ferry_git_open(struct ferry_git **out, const struct ferry_git_opts *o, struc
 	if (!o->url || !*o->url)
 		return ferry_err_set(err, FERRY_E_INVALID, "no repository url");
 	git_libgit2_init();
+	ferry_git_register_stream();
 	g = ferry_xcalloc(1, sizeof *g);
 	g->o = *o;
 	/* own every string: callers may wipe their secrets right away */
