@@ -134,6 +134,16 @@ run_ferry "$SCRATCH/d3" sync -c "$SCRATCH/daemon.ini"
 n2=$(gitlab_count_fetches plans)
 check "git://: moved branch: list + fetch ($n1 -> $n2)" \
 	sh -c "[ $((n2 - n1)) = 2 ] && [ $rc = 0 ] && grep -q fetched '$SCRATCH/d3'"
+# a server hook that declines status pushes: a clear error at once, no retries
+gitlab_bare hooked "$SRC/examples/quickstart"
+printf '#!/bin/sh\necho "status pushes are not allowed here" >&2\nexit 1\n' \
+	>"$GL_DIR/srv/hooked.git/hooks/pre-receive"
+chmod +x "$GL_DIR/srv/hooked.git/hooks/pre-receive"
+config hooked "$GL_GIT_URL_BASE/hooked.git"
+run_ferry "$SCRATCH/d4" sync -c "$SCRATCH/hooked.ini"
+pushes=$(grep -c "Request receive-pack for '/hooked.git'" "$GL_DIR/daemon.log" || true)
+check "git://: a push declined by a hook fails at once with the remote's reason ($pushes push)" \
+	sh -c "[ $rc = 2 ] && grep -q 'the remote refused: refs/heads/ferry/status: pre-receive hook declined' '$SCRATCH/d4' && [ $pushes = 1 ]"
 run_ferry "$SCRATCH/v1" validate --repo "$GL_GIT_URL_BASE/plans.git" --rev pr-7
 check "validate --repo git:// --rev pr-7: exit 1, names the commit" \
 	sh -c "[ $rc = 1 ] && grep -q 'commit $pr' '$SCRATCH/v1' && grep -q 'plan.yaml:.*rfc1123' '$SCRATCH/v1'"
