@@ -187,31 +187,26 @@ fail:
 
 int ferry_read_file(const char *path, size_t max, char **data, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t n = 0, cap = 4096;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	size_t n = 0, cap = max < 4096 ? max : 4096;
 	char *buf;
 
 	*data = NULL;
 	*len = 0;
 	if (fd < 0)
 		return -1;
-	buf = ferry_xmalloc(cap + 1);
+	buf = ferry_xmalloc(cap + 1); /* + 1: the NUL, or one byte past max */
 	for (;;) {
-		if (n == cap) {
-			if (cap >= max) {
-				free(buf);
-				close(fd);
-				errno = EFBIG;
-				return -1;
-			}
-			cap = cap * 2 > max ? max : cap * 2;
+		if (n == cap && cap < max) {
+			cap = cap > max / 2 ? max : cap * 2;
 			buf = ferry_xrealloc(buf, cap + 1);
 		}
-		ssize_t r = read(fd, buf + n, cap - n);
+		/* at max, read one byte more: only end of file is fine there */
+		ssize_t r = read(fd, buf + n, cap - n + (n == cap));
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0) {
-			int saved = errno;
+		if (r < 0 || (r > 0 && n == cap)) {
+			int saved = r < 0 ? errno : EFBIG;
 			free(buf);
 			close(fd);
 			errno = saved;

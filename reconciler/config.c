@@ -977,47 +977,13 @@ static int parse_text(struct ferry_config *c, const char *name, const char *base
 /* The whole file, NUL-terminated, at most CONFIG_MAX_BYTES. */
 static int read_file(const char *path, char **out, size_t *len, struct ferry_err *err)
 {
-	size_t cap = 4096, n = 0;
-	char *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-	if (fd < 0)
-		return ferry_err_set_at(err, errno == ENOENT ? FERRY_E_NOT_FOUND : FERRY_E_IO, path,
-					0, 0, "cannot open: %s", strerror(errno));
-	buf = ferry_xmalloc(cap);
-	for (;;) {
-		ssize_t r;
-
-		if (n + 1 == cap) {
-			if (cap > CONFIG_MAX_BYTES) {
-				close(fd);
-				free(buf);
-				return ferry_err_set_at(err, FERRY_E_LIMIT, path, 0, 0,
-							"larger than %d bytes", CONFIG_MAX_BYTES);
-			}
-			cap *= 2;
-			buf = ferry_xrealloc(buf, cap);
-		}
-		r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-
-			close(fd);
-			free(buf);
-			return ferry_err_set_at(err, FERRY_E_IO, path, 0, 0, "read: %s",
-						strerror(e));
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
+	if (!ferry_read_file(path, CONFIG_MAX_BYTES, out, len))
+		return 0;
+	if (errno == EFBIG)
+		return ferry_err_set_at(err, FERRY_E_LIMIT, path, 0, 0, "larger than %d bytes",
+					CONFIG_MAX_BYTES);
+	return ferry_err_set_at(err, errno == ENOENT ? FERRY_E_NOT_FOUND : FERRY_E_IO, path, 0, 0,
+				"cannot open: %s", strerror(errno));
 }
 
 /* The absolute directory of path. */

@@ -40,30 +40,52 @@ struct ferry_git {
 
 /* ---- errors without secrets ------------------------------------------- */
 
-static void scrub(struct ferry_git *g, char *msg)
+/* in with the password of every "scheme://user:password@host" replaced by
+ * "***". Caller frees. */
+static char *redact_userinfo(const char *in)
+{
+	struct ferry_sb sb;
+	const char *p = in, *q;
+
+	ferry_sb_init(&sb);
+	while ((q = strstr(p, "://"))) {
+		const char *user = q + 3, *end = user + strcspn(user, "/ \t\n'\"");
+		const char *at = memchr(user, '@', (size_t)(end - user));
+		const char *colon = at ? memchr(user, ':', (size_t)(at - user)) : NULL;
+		if (!colon) {
+			ferry_sb_add(&sb, p, (size_t)(user - p));
+			p = user;
+			continue;
+		}
+		ferry_sb_add(&sb, p, (size_t)(colon - p));
+		ferry_sb_adds(&sb, ":***");
+		p = at;
+	}
+	ferry_sb_adds(&sb, p);
+	return ferry_sb_detach(&sb);
+}
+
+/* Scrub msg (a buffer of size bytes) of every secret value and URL
+ * password, in place; the result is truncated to fit. */
+static void scrub(struct ferry_git *g, char *msg, size_t size)
 {
 	const char *secrets[] = {g->o.password, g->o.token, g->o.bearer_token,
 				 g->o.ssh_key_passphrase};
+	char *clean = redact_userinfo(msg);
+
 	for (size_t i = 0; i < sizeof secrets / sizeof *secrets; i++) {
 		const char *s = secrets[i];
 		size_t n = s ? strlen(s) : 0;
 		char *p;
-		if (n < 3)
+		if (n < 3) /* "***" would not be shorter; such values are not hidden */
 			continue;
-		while ((p = strstr(msg, s))) {
+		while ((p = strstr(clean, s))) {
 			memcpy(p, "***", 3);
 			memmove(p + 3, p + n, strlen(p + n) + 1);
 		}
 	}
-	/* a URL with a password in it: user:secret@host */
-	for (char *p = strstr(msg, "://"); p; p = strstr(p + 3, "://")) {
-		char *at = strchr(p + 3, '@'), *colon = strchr(p + 3, ':');
-		char *slash = strchr(p + 3, '/');
-		if (at && colon && colon < at && (!slash || at < slash)) {
-			memmove(colon + 4, at, strlen(at) + 1);
-			memcpy(colon, ":***", 4);
-		}
-	}
+	snprintf(msg, size, "%s", clean);
+	free(clean);
 }
 
 /* Set err from libgit2's last error, scrubbed, prefixed with what we did. */
@@ -84,7 +106,7 @@ static int git_fail(struct ferry_git *g, struct ferry_err *err, int rc, const ch
 	else
 		snprintf(msg, sizeof msg, "%s: %s", head, e && e->message ? e->message : "failed");
 	if (g)
-		scrub(g, msg);
+		scrub(g, msg, sizeof msg);
 	if (g && g->cert_error[0])
 		code = FERRY_E_CERTIFICATE;
 	else if (rc == GIT_ENOTFOUND)
@@ -101,21 +123,6 @@ static int git_fail(struct ferry_git *g, struct ferry_err *err, int rc, const ch
 	if (g)
 		g->cert_error[0] = '\0';
 	return ferry_err_set(err, code, "%s", msg);
-}
-
-static char *redact_url(const char *url)
-{
-	char *r = ferry_xstrdup(url);
-	char *p = strstr(r, "://");
-	if (p) {
-		char *at = strchr(p + 3, '@'), *colon = strchr(p + 3, ':');
-		char *slash = strchr(p + 3, '/');
-		if (at && colon && colon < at && (!slash || at < slash)) {
-			memmove(colon + 4, at, strlen(at) + 1);
-			memcpy(colon, ":***", 4);
-		}
-	}
-	return r;
 }
 
 /* Host and port of an ssh:// or scp-like URL (for known_hosts). */
@@ -188,7 +195,7 @@ int ferry_git_open(struct ferry_git **out, const struct ferry_git_opts *o, struc
 			*f = ferry_xstrdup(*f);
 	}
 	g->url = ferry_xstrdup(o->url);
-	g->url_redacted = redact_url(o->url);
+	g->url_redacted = redact_userinfo(o->url);
 	parse_ssh_host(g, o->url);
 	if (o->bearer_token)
 		g->auth_header = ferry_xasprintf("Authorization: Bearer %s", o->bearer_token);

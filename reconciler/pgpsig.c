@@ -51,18 +51,6 @@ static const char *allowed_owner(const struct allowed *a, const char *fpr)
 	return NULL;
 }
 
-static void why(struct ferry_sig_result *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void why(struct ferry_sig_result *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(r->reason, sizeof r->reason, fmt, ap);
-	va_end(ap);
-}
-
 /* gpg --import starts gpg-agent (GnuPG 2.2 asks it about secret keys) and
  * the agent would outlive the call. Verifying needs no agent, so the
  * keyring's gpg.conf says not to start one. An existing gpg.conf is left as
@@ -127,17 +115,17 @@ static void refuse(const gpgme_signature_t s, const char *owner, struct ferry_si
 	gpgme_err_code_t code = gpgme_err_code(s->status);
 
 	if (code == GPG_ERR_BAD_SIGNATURE)
-		why(r, "no valid signature: bad signature (key %s)", fpr);
+		ferry_sig_why(r, "no valid signature: bad signature (key %s)", fpr);
 	else if (!owner || code == GPG_ERR_NO_PUBKEY)
-		why(r, "key %s is not among the allowed keys", fpr);
+		ferry_sig_why(r, "key %s is not among the allowed keys", fpr);
 	else if (code == GPG_ERR_KEY_EXPIRED)
-		why(r, "key %s expired", fpr);
+		ferry_sig_why(r, "key %s expired", fpr);
 	else if (code == GPG_ERR_CERT_REVOKED)
-		why(r, "key %s is revoked", fpr);
+		ferry_sig_why(r, "key %s is revoked", fpr);
 	else if (code == GPG_ERR_SIG_EXPIRED)
-		why(r, "signature by key %s expired", fpr);
+		ferry_sig_why(r, "signature by key %s expired", fpr);
 	else
-		why(r, "no valid signature: %s (key %s)", gpgme_strerror(s->status), fpr);
+		ferry_sig_why(r, "no valid signature: %s (key %s)", gpgme_strerror(s->status), fpr);
 }
 
 static void set_signer(gpgme_ctx_t ctx, const char *primary, struct ferry_sig_result *r)
@@ -178,14 +166,16 @@ static int pgpsig_verify(gpgme_ctx_t ctx, const char *sig, size_t siglen, const 
 	/* importing a secret key would start gpg-agent, and a private key has
 	 * no business in a list of allowed signers */
 	if (strstr(keys, "PRIVATE KEY BLOCK")) {
-		why(r, "allowed keys contain a private key block; only public keys are accepted");
+		ferry_sig_why(
+			r,
+			"allowed keys contain a private key block; only public keys are accepted");
 		return 0;
 	}
 	/* gpg --verify with an inline-signed message fails ("not a detached
 	 * signature"); saying so up front keeps gpg errors for real trouble */
 	if (!detached_armor(sig, siglen)) {
-		why(r, "malformed OpenPGP signature: not an armored detached signature "
-		       "(-----BEGIN PGP SIGNATURE-----)");
+		ferry_sig_why(r, "malformed OpenPGP signature: not an armored detached signature "
+				 "(-----BEGIN PGP SIGNATURE-----)");
 		return 0;
 	}
 	ge = gpgme_data_new_from_mem(&kd, keys, strlen(keys), 0);
@@ -216,14 +206,15 @@ static int pgpsig_verify(gpgme_ctx_t ctx, const char *sig, size_t siglen, const 
 	case GPG_ERR_INV_VALUE:
 	case GPG_ERR_INV_PACKET:
 	case GPG_ERR_INV_ARMOR:
-		why(r, "malformed OpenPGP signature: %s", gpgme_strerror(ge));
+		ferry_sig_why(r, "malformed OpenPGP signature: %s", gpgme_strerror(ge));
 		rc = 0;
 		goto out;
 	case GPG_ERR_GENERAL:
 		/* gpg exited without a verdict; gpg's own environment was
 		 * checked above, so the signature is what it could not read
 		 * (a signed message under a signature's armor, say) */
-		why(r, "malformed OpenPGP signature: gpg refused it (%s)", gpgme_strerror(ge));
+		ferry_sig_why(r, "malformed OpenPGP signature: gpg refused it (%s)",
+			      gpgme_strerror(ge));
 		rc = 0;
 		goto out;
 	default:
@@ -233,7 +224,7 @@ static int pgpsig_verify(gpgme_ctx_t ctx, const char *sig, size_t siglen, const 
 	vr = gpgme_op_verify_result(ctx);
 	rc = 0;
 	if (!vr || !vr->signatures) {
-		why(r, "no valid signature: no OpenPGP signature found");
+		ferry_sig_why(r, "no valid signature: no OpenPGP signature found");
 		goto out;
 	}
 	/* any good signature by an allowed key will do; otherwise the first

@@ -95,4 +95,8 @@ int ferry_pgpsig_verify(const char *sig, size_t siglen, const char *data, size_t
 			const char *keys, const char *homedir, struct ferry_sig_result *r,
 			struct ferry_err *err);
 
+/* Set r->reason (printf-style); for the verifiers. */
+void ferry_sig_why(struct ferry_sig_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 #endif

@@ -130,10 +130,7 @@ static void bounded(char *buf, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void why(struct ferry_sig_result *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void why(struct ferry_sig_result *r, const char *fmt, ...)
+void ferry_sig_why(struct ferry_sig_result *r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -210,7 +207,7 @@ struct pubkey {
 
 static bool malformed(struct ferry_sig_result *r, const char *what)
 {
-	why(r, "malformed SSH signature: %s", what);
+	ferry_sig_why(r, "malformed SSH signature: %s", what);
 	return false;
 }
 
@@ -239,8 +236,9 @@ static bool parse_pubkey(struct rd blob, struct pubkey *k, struct ferry_sig_resu
 		for (unsigned c = k->b.p[0]; c; c >>= 1)
 			bits++;
 		if (bits < RSA_MIN_BITS) {
-			why(r, "unsupported key: RSA key of %zu bits (at least %d needed)", bits,
-			    RSA_MIN_BITS);
+			ferry_sig_why(r,
+				      "unsupported key: RSA key of %zu bits (at least %d needed)",
+				      bits, RSA_MIN_BITS);
 			return false;
 		}
 		return true;
@@ -261,9 +259,9 @@ static bool parse_pubkey(struct rd blob, struct pubkey *k, struct ferry_sig_resu
 	printable(shown, sizeof shown, type.p, type.n, 64);
 	if (type.n >= strlen(cert_suffix) &&
 	    memcmp(type.p + type.n - strlen(cert_suffix), cert_suffix, strlen(cert_suffix)) == 0)
-		why(r, "unsupported key type %s: certificates are not supported", shown);
+		ferry_sig_why(r, "unsupported key type %s: certificates are not supported", shown);
 	else
-		why(r, "unsupported key type %s", shown);
+		ferry_sig_why(r, "unsupported key type %s", shown);
 	return false;
 }
 
@@ -379,8 +377,9 @@ static int verify_sig(const struct pubkey *k, EVP_PKEY *pkey, struct rd sig, str
 	switch (k->kind) {
 	case KEY_ED25519:
 		if (!rd_eq(type, "ssh-ed25519")) {
-			why(r, "malformed SSH signature: %s signature by an ssh-ed25519 key",
-			    shown);
+			ferry_sig_why(r,
+				      "malformed SSH signature: %s signature by an ssh-ed25519 key",
+				      shown);
 			return 0;
 		}
 		if (blob.n != 64)
@@ -394,15 +393,16 @@ static int verify_sig(const struct pubkey *k, EVP_PKEY *pkey, struct rd sig, str
 		} else if (rd_eq(type, "rsa-sha2-512")) {
 			md = EVP_sha512();
 		} else if (rd_eq(type, "ssh-rsa")) {
-			why(r, "refused: ssh-rsa signature (RSA with SHA-1); "
-			       "sign with rsa-sha2-256 or rsa-sha2-512");
+			ferry_sig_why(r, "refused: ssh-rsa signature (RSA with SHA-1); "
+					 "sign with rsa-sha2-256 or rsa-sha2-512");
 			return 0;
 		} else {
-			why(r, "malformed SSH signature: %s signature by an ssh-rsa key", shown);
+			ferry_sig_why(r, "malformed SSH signature: %s signature by an ssh-rsa key",
+				      shown);
 			return 0;
 		}
 		if (slen == 0 || slen > size) {
-			why(r, "signature does not verify (bad RSA signature length)");
+			ferry_sig_why(r, "signature does not verify (bad RSA signature length)");
 			return 0;
 		}
 		/* OpenSSH may drop leading zero bytes; OpenSSL wants the
@@ -415,8 +415,8 @@ static int verify_sig(const struct pubkey *k, EVP_PKEY *pkey, struct rd sig, str
 	}
 	case KEY_ECDSA:
 		if (!rd_eq(type, k->curve->type)) {
-			why(r, "malformed SSH signature: %s signature by an %s key", shown,
-			    k->curve->type);
+			ferry_sig_why(r, "malformed SSH signature: %s signature by an %s key",
+				      shown, k->curve->type);
 			return 0;
 		}
 		md = curve_md(k->curve);
@@ -437,7 +437,7 @@ static int verify_sig(const struct pubkey *k, EVP_PKEY *pkey, struct rd sig, str
 	if (EVP_DigestVerify(mctx, s, slen, tbs.p, tbs.n) == 1)
 		rc = 1;
 	else
-		why(r, "signature does not verify");
+		ferry_sig_why(r, "signature does not verify");
 out:
 	EVP_MD_CTX_free(mctx);
 	OPENSSL_free(der);
@@ -855,18 +855,20 @@ static void check_allowed(const char *text, struct rd pub, const char *ns,
 	if (refusal[0])
 		bounded(r->reason, sizeof r->reason, "%s", refusal);
 	else if (!usable && !bad && !ca)
-		why(r, "allowed signers have no usable line (no key lines)");
+		ferry_sig_why(r, "allowed signers have no usable line (no key lines)");
 	else if (!usable)
-		why(r,
-		    "allowed signers have no usable line (%d malformed%s%s%s%d cert-authority%s)",
-		    bad, bad ? ", first " : "", first_bad, "; ", ca,
-		    ca ? ": certificates are not supported" : "");
+		ferry_sig_why(r,
+			      "allowed signers have no usable line (%d malformed%s%s%s%d "
+			      "cert-authority%s)",
+			      bad, bad ? ", first " : "", first_bad, "; ", ca,
+			      ca ? ": certificates are not supported" : "");
 	else if (bad)
-		why(r,
-		    "key %s is not in the allowed signers (%d malformed line%s skipped, first %s)",
-		    r->key, bad, bad == 1 ? "" : "s", first_bad);
+		ferry_sig_why(r,
+			      "key %s is not in the allowed signers (%d malformed line%s skipped, "
+			      "first %s)",
+			      r->key, bad, bad == 1 ? "" : "s", first_bad);
 	else
-		why(r, "key %s is not in the allowed signers", r->key);
+		ferry_sig_why(r, "key %s is not in the allowed signers", r->key);
 }
 
 /* ---- the whole check ---------------------------------------------------- */
@@ -893,7 +895,7 @@ static bool dearmor(const char *s, size_t n, unsigned char **blob, size_t *len,
 		if (*t != ' ' && *t != '\t' && *t != '\r' && *t != '\n')
 			return malformed(r, "text after the END SSH SIGNATURE line");
 	if (ferry_base64_decode(body, (size_t)(end - body), blob, len, &e)) {
-		why(r, "malformed SSH signature: bad base64: %s", e.msg);
+		ferry_sig_why(r, "malformed SSH signature: bad base64: %s", e.msg);
 		return false;
 	}
 	return true;
@@ -931,7 +933,8 @@ static int sshsig_verify(const char *sig, size_t siglen, const char *data, size_
 		goto out;
 	}
 	if (version != 1) {
-		why(r, "malformed SSH signature: unsupported SSHSIG version %u", (unsigned)version);
+		ferry_sig_why(r, "malformed SSH signature: unsupported SSHSIG version %u",
+			      (unsigned)version);
 		goto out;
 	}
 	if (!rd_string(&in, &pub) || !rd_string(&in, &ns) || !rd_string(&in, &reserved) ||
@@ -951,7 +954,7 @@ static int sshsig_verify(const char *sig, size_t siglen, const char *data, size_
 		goto out;
 	if (!rd_eq(ns, namespace_)) {
 		printable(shown, sizeof shown, ns.p, ns.n, 64);
-		why(r, "namespace '%s' is not '%s'", shown, namespace_);
+		ferry_sig_why(r, "namespace '%s' is not '%s'", shown, namespace_);
 		goto out;
 	}
 	if (rd_eq(hashalg, "sha256")) {
@@ -960,7 +963,7 @@ static int sshsig_verify(const char *sig, size_t siglen, const char *data, size_
 		md = EVP_sha512();
 	} else {
 		printable(shown, sizeof shown, hashalg.p, hashalg.n, 64);
-		why(r, "malformed SSH signature: unsupported hash algorithm '%s'", shown);
+		ferry_sig_why(r, "malformed SSH signature: unsupported hash algorithm '%s'", shown);
 		goto out;
 	}
 	if (!EVP_Digest(data, len, h, &hlen, md, NULL)) {

@@ -383,6 +383,8 @@ int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool forc
 	rc = 0;
 out:
 	r->seconds_total = now_s() - t0;
+	if (rc)
+		ferry_sync_result_release(r); /* a failed pass returns nothing to free */
 	close(lock);
 	free(yaml);
 	free(msg);

@@ -49,6 +49,7 @@ struct ferry_sync_result {
 int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool force,
 		    struct ferry_sync_result *r, struct ferry_err *err);
 
+/* After a successful ferry_sync_once (a failed one leaves nothing to free). */
 void ferry_sync_result_release(struct ferry_sync_result *r);
 
 const char *ferry_sync_outcome_name(enum ferry_sync_outcome o);

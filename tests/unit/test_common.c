@@ -10,8 +10,11 @@
 #include "common/strbuf.h"
 #include "common/util.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void test_err(void **state)
 {
@@ -132,13 +135,55 @@ static void test_grow(void **state)
 	free(v);
 }
 
+/* ferry_read_file, ferry_write_file_atomic, ferry_mkdirs, ferry_rmtree */
+static void test_files(void **state)
+{
+	char dir[] = "/tmp/ferry-test-common-XXXXXX", *data, *path, *deep;
+	size_t len;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	deep = ferry_xasprintf("%s/a/b/c", dir);
+	assert_int_equal(ferry_mkdirs(deep, 0700), 0);
+	assert_int_equal(ferry_mkdirs(deep, 0700), 0); /* exists: fine */
+	path = ferry_xasprintf("%s/f", deep);
+	assert_int_equal(ferry_write_file_atomic(path, "0123456789", 10, 0600), 0);
+	/* exactly max bytes is fine; one more is EFBIG */
+	assert_int_equal(ferry_read_file(path, 10, &data, &len), 0);
+	assert_int_equal(len, 10);
+	assert_string_equal(data, "0123456789");
+	free(data);
+	assert_int_equal(ferry_read_file(path, 9, &data, &len), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_null(data);
+	/* larger than the first buffer, grown in steps */
+	char *big = ferry_xmalloc(100001);
+	memset(big, 'x', 100000);
+	big[100000] = '\0';
+	assert_int_equal(ferry_write_file_atomic(path, big, 100000, 0600), 0);
+	assert_int_equal(ferry_read_file(path, 100000, &data, &len), 0);
+	assert_int_equal(len, 100000);
+	assert_string_equal(data, big);
+	free(data);
+	free(big);
+	assert_int_equal(ferry_read_file(path, 99999, &data, &len), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_int_equal(ferry_rmtree(dir), 0);
+	assert_int_equal(access(dir, F_OK), -1);
+	assert_int_equal(ferry_read_file(path, 10, &data, &len), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(ferry_rmtree(dir), 0); /* gone already: fine */
+	free(path);
+	free(deep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_err),	cmocka_unit_test(test_err_prefix_truncates),
 		cmocka_unit_test(test_strbuf),	cmocka_unit_test(test_edit_distance),
 		cmocka_unit_test(test_nearest), cmocka_unit_test(test_paths),
-		cmocka_unit_test(test_grow),
+		cmocka_unit_test(test_grow),	cmocka_unit_test(test_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
