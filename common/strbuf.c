@@ -86,3 +86,19 @@ void ferry_sb_addf(struct ferry_sb *sb, const char *fmt, ...)
 	ferry_sb_vaddf(sb, fmt, ap);
 	va_end(ap);
 }
+
+void ferry_sb_add_quoted(struct ferry_sb *sb, const char *s)
+{
+	ferry_sb_addc(sb, '"');
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			ferry_sb_addf(sb, "\\%c", *p);
+		else if (*p == '\n')
+			ferry_sb_adds(sb, "\\n");
+		else if (*p < 0x20 || *p == 0x7f)
+			ferry_sb_addf(sb, "\\u%04x", *p);
+		else
+			ferry_sb_addc(sb, (char)*p);
+	}
+	ferry_sb_addc(sb, '"');
+}

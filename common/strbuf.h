@@ -34,4 +34,8 @@ void ferry_sb_addf(struct ferry_sb *sb, const char *fmt, ...) __attribute__((for
 void ferry_sb_vaddf(struct ferry_sb *sb, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
+/* s as a double-quoted string, escaped so that it is valid JSON and YAML
+ * ("\"", "\\", "\n", other control bytes as \u00XX). NULL adds "". */
+void ferry_sb_add_quoted(struct ferry_sb *sb, const char *s);
+
 #endif

@@ -150,22 +150,6 @@ static int lock_data_dir(const struct ferry_config *c, struct ferry_err *err)
 
 /* ---- the status file -------------------------------------------------- */
 
-/* A YAML double-quoted scalar (JSON string syntax is valid YAML). */
-static void yq(struct ferry_sb *sb, const char *s)
-{
-	ferry_sb_addc(sb, '"');
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			ferry_sb_addf(sb, "\\%c", *p);
-		else if (*p == '\n')
-			ferry_sb_adds(sb, "\\n");
-		else if (*p < 0x20 || *p == 0x7f)
-			ferry_sb_addf(sb, "\\x%02x", *p);
-		else
-			ferry_sb_addc(sb, (char)*p);
-	}
-	ferry_sb_addc(sb, '"');
-}
 
 static char *status_yaml(const struct ferry_config *c, struct ferry_git *g,
 			 const struct ferry_sync_result *r, const struct ferry_findings *f)
@@ -177,27 +161,27 @@ static char *status_yaml(const struct ferry_config *c, struct ferry_git *g,
 	ferry_sb_adds(&sb, "# Written by ferry: the commit of the watched branch it acts on.\n"
 			   "# Do not edit; ferry rewrites this file.\n");
 	ferry_sb_adds(&sb, "repository: ");
-	yq(&sb, ferry_git_url(g));
+	ferry_sb_add_quoted(&sb, ferry_git_url(g));
 	ferry_sb_adds(&sb, "\nbranch: ");
-	yq(&sb, c->repo.branch);
+	ferry_sb_add_quoted(&sb, c->repo.branch);
 	ferry_sb_addf(&sb, "\nhead: %s\ninForce: %s\n", r->fetch.head,
 		      r->in_force[0] ? r->in_force : "null");
 	ferry_sb_addf(&sb, "lastChecked:\n  commit: %s\n  author: ", r->acting);
-	yq(&sb, r->author);
+	ferry_sb_add_quoted(&sb, r->author);
 	ferry_sb_adds(&sb, "\n  subject: ");
-	yq(&sb, r->subject);
+	ferry_sb_add_quoted(&sb, r->subject);
 	ferry_sb_addf(&sb, "\n  outcome: %s\n", ferry_sync_outcome_name(r->outcome));
 	ferry_sb_addf(&sb, "  gates:\n    passed: %s\n", r->verdict.passed ? "true" : "false");
 	if (!r->verdict.passed) {
 		ferry_sb_addf(&sb, "    failed: %s\n    source: ", r->verdict.gate);
-		yq(&sb, r->verdict.source);
+		ferry_sb_add_quoted(&sb, r->verdict.source);
 		ferry_sb_adds(&sb, "\n    reason: ");
-		yq(&sb, r->verdict.reason);
+		ferry_sb_add_quoted(&sb, r->verdict.reason);
 		ferry_sb_addc(&sb, '\n');
 	}
 	if (r->verdict.signer[0]) {
 		ferry_sb_adds(&sb, "    signedBy: ");
-		yq(&sb, r->verdict.signer);
+		ferry_sb_add_quoted(&sb, r->verdict.signer);
 		ferry_sb_addc(&sb, '\n');
 	}
 	if (r->verdict.approvals)
@@ -218,14 +202,14 @@ static char *status_yaml(const struct ferry_config *c, struct ferry_git *g,
 		ferry_sb_adds(&sb, "    - at: ");
 		if (x->file) {
 			char *at = ferry_xasprintf("%s:%d:%d", x->file, x->line, x->col);
-			yq(&sb, at);
+			ferry_sb_add_quoted(&sb, at);
 			free(at);
 		} else {
-			yq(&sb, "");
+			ferry_sb_add_quoted(&sb, "");
 		}
 		ferry_sb_addf(&sb, "\n      category: %s\n      id: %s\n      message: ",
 			      ferry_category_name(x->category), x->id);
-		yq(&sb, x->message);
+		ferry_sb_add_quoted(&sb, x->message);
 		ferry_sb_addc(&sb, '\n');
 	}
 	return ferry_sb_detach(&sb);
