@@ -150,7 +150,6 @@ static int lock_data_dir(const struct ferry_config *c, struct ferry_err *err)
 
 /* ---- the status file -------------------------------------------------- */
 
-
 static char *status_yaml(const struct ferry_config *c, struct ferry_git *g,
 			 const struct ferry_sync_result *r, const struct ferry_findings *f)
 {
