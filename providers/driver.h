@@ -54,6 +54,10 @@ struct ferry_vm {
 	size_t ndisks;
 	struct ferry_vm_nic *nics;
 	size_t nnics;
+	/* OVA: which product made it ("VMware", "VirtualBox", "Xen", "oVirt",
+	 * "Unknown"; Forklift's ovaSource, which its export_source rule reads);
+	 * NULL for other providers. */
+	char *export_source;
 };
 
 struct ferry_inventory {
