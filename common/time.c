@@ -1,9 +1,11 @@
 #include "common/time.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Days since 1970-01-01 of a proleptic Gregorian date. Counting in 400-year
  * eras (146097 days each) starting in March keeps the leap day at the end of
@@ -236,4 +238,22 @@ int ferry_time_cmp(const struct ferry_time *a, const struct ferry_time *b)
 	if (a->nsec != b->nsec)
 		return a->nsec < b->nsec ? -1 : 1;
 	return 0;
+}
+
+double ferry_monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void ferry_sleep(double s)
+{
+	struct timespec ts;
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
 }

@@ -45,4 +45,10 @@ int ferry_time_format(const struct ferry_time *t, char *buf, size_t n);
  * instant written with different offsets compares equal. Returns -1, 0, 1. */
 int ferry_time_cmp(const struct ferry_time *a, const struct ferry_time *b);
 
+/* Seconds on the monotonic clock (for durations, never for dates). */
+double ferry_monotonic(void);
+
+/* Sleep s seconds (nothing when s <= 0), resuming after signals. */
+void ferry_sleep(double s);
+
 #endif

@@ -2,6 +2,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/time.h"
 #include "dataplane/checkpoint.h"
 #include "dataplane/endpoint.h"
 
@@ -56,24 +57,6 @@ struct engine {
 	double rate;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_for(double s)
-{
-	struct timespec ts;
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 static void fail(struct engine *e, const struct ferry_err *err)
 {
 	pthread_mutex_lock(&e->lock);
@@ -115,7 +98,7 @@ static void report_progress(struct engine *e, bool force)
 
 	if (!e->o->progress)
 		return;
-	t = now();
+	t = ferry_monotonic();
 	pthread_mutex_lock(&e->progress_lock);
 	if (!force && t - e->last_progress < 0.1) {
 		pthread_mutex_unlock(&e->progress_lock);
@@ -143,12 +126,12 @@ static void rate_limit(struct engine *e, uint64_t bytes)
 	if (!e->o->rate_limit)
 		return;
 	pthread_mutex_lock(&e->lock);
-	if (e->rate_next < now())
-		e->rate_next = now();
-	wait = e->rate_next - now();
+	if (e->rate_next < ferry_monotonic())
+		e->rate_next = ferry_monotonic();
+	wait = e->rate_next - ferry_monotonic();
 	e->rate_next += (double)bytes / (double)e->o->rate_limit;
 	pthread_mutex_unlock(&e->lock);
-	sleep_for(wait);
+	ferry_sleep(wait);
 }
 
 enum op { OP_READ, OP_WRITE, OP_ZERO, OP_FLUSH };
@@ -174,7 +157,7 @@ static int do_op(struct engine *e, struct ferry_ep *ep, enum op op, void *buf, u
 		if (err->code != FERRY_E_RETRYABLE || attempt >= max || stopping(e))
 			return -1;
 		atomic_fetch_add(&e->retries, 1);
-		sleep_for(backoff);
+		ferry_sleep(backoff);
 		backoff = backoff * 2 > 5 ? 5 : backoff * 2;
 		if (ep->ops->reopen) {
 			struct ferry_err rerr = FERRY_ERR_INIT;
@@ -213,7 +196,7 @@ static int commit_pending(struct worker *w, struct ferry_err *err)
 	}
 	ferry_extents_reset(&w->pending);
 	w->pending_bytes = 0;
-	w->last_ckpt = now();
+	w->last_ckpt = ferry_monotonic();
 	return rc;
 }
 
@@ -318,7 +301,7 @@ static void *worker_main(void *arg)
 		note_done(w, &x);
 		if (e->ckpt &&
 		    (w->pending_bytes >= CKPT_INTERVAL_BYTES ||
-		     now() - w->last_ckpt >= CKPT_INTERVAL_SEC) &&
+		     ferry_monotonic() - w->last_ckpt >= CKPT_INTERVAL_SEC) &&
 		    commit_pending(w, &err)) {
 			fail(e, &err);
 			break;
@@ -540,7 +523,7 @@ static void *worker_async(void *arg)
 		/* checkpoint: only what is flushed, with nothing in flight */
 		if (e->ckpt && !draining &&
 		    (w->pending_bytes >= CKPT_INTERVAL_BYTES ||
-		     now() - w->last_ckpt >= CKPT_INTERVAL_SEC)) {
+		     ferry_monotonic() - w->last_ckpt >= CKPT_INTERVAL_SEC)) {
 			if (in_flight(rs, n) == 0) {
 				if (commit_pending(w, &err)) {
 					fail(e, &err);
@@ -901,7 +884,7 @@ static void fill_result(const struct engine *e, struct ferry_copy_result *res)
 	res->bytes_zeroed = atomic_load(&e->zeroed);
 	res->bytes_skipped = atomic_load(&e->skipped);
 	res->retries = atomic_load(&e->retries);
-	res->seconds = now() - e->start;
+	res->seconds = ferry_monotonic() - e->start;
 }
 
 int ferry_copy(const char *src, const char *dst, const struct ferry_copy_opts *opts,
@@ -920,7 +903,7 @@ int ferry_copy(const char *src, const char *dst, const struct ferry_copy_opts *o
 	e.src_spec = src;
 	e.dst_spec = dst;
 	e.o = opts;
-	e.start = now();
+	e.start = ferry_monotonic();
 	e.last_rate_t = e.start;
 	e.request = opts->request_size ? opts->request_size : DEFAULT_REQUEST;
 	pthread_mutex_init(&e.lock, NULL);

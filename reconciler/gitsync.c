@@ -4,6 +4,7 @@
 #include "common/base64.h"
 #include "common/log.h"
 #include "common/strbuf.h"
+#include "common/time.h"
 #include "common/util.h"
 #include "reconciler/gitstream.h"
 
@@ -1118,13 +1119,6 @@ fail:
 	return git_fail(g, err, rc, "building the status tree");
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 static int fetch_branch(struct ferry_git *g, const char *branch, struct ferry_err *err)
 {
 	char *ref = ferry_xasprintf("refs/heads/%s", branch);
@@ -1258,7 +1252,7 @@ int ferry_git_commit_status(struct ferry_git *g, const struct ferry_status_commi
 		backoff = backoff / 2 + (unsigned)(random() % (backoff / 2 + 1));
 		ferry_debug("status push to %s refused (%s); retrying in %u ms", c->branch,
 			    ps.why[0] ? ps.why : "non-fast-forward", backoff);
-		sleep_ms(backoff);
+		ferry_sleep(backoff / 1000.0);
 		if (fetch_branch(g, c->branch, err))
 			goto out;
 	}

@@ -3,6 +3,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/strbuf.h"
+#include "common/time.h"
 #include "common/util.h"
 #include "reconciler/secrets.h"
 
@@ -18,13 +19,6 @@
 #define STATUS_FILE  "status/repository.yaml"
 #define MAX_SKIP     10000 /* status-only commits skipped looking for the acting one */
 #define MAX_FINDINGS 50	   /* findings listed in the status file */
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 const char *ferry_status_branch(const struct ferry_config *c)
 {
@@ -274,7 +268,7 @@ int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool forc
 	struct ferry_gates gates = {0};
 	struct ferry_git_commit_info ci = {0};
 	char *yaml = NULL, *msg = NULL, *gpg_home = NULL;
-	double t0 = now_s();
+	double t0 = ferry_monotonic();
 	int rc = -1, lock;
 
 	memset(r, 0, sizeof *r);
@@ -286,7 +280,7 @@ int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool forc
 								      : NULL,
 			   &r->fetch, err))
 		goto out;
-	r->seconds_fetch = now_s() - t0;
+	r->seconds_fetch = ferry_monotonic() - t0;
 	memcpy(r->in_force, st.in_force, FERRY_SHA_HEX);
 	if (!force && !strcmp(st.head, r->fetch.head)) {
 		r->outcome = FERRY_SYNC_UNCHANGED;
@@ -342,9 +336,9 @@ int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool forc
 		.committer_name = c->repo.committer_name,
 		.committer_email = c->repo.committer_email,
 	};
-	double tp = now_s();
+	double tp = ferry_monotonic();
 	int push_rc = ferry_git_commit_status(g, &sc, &r->push, err);
-	r->seconds_push = now_s() - tp;
+	r->seconds_push = ferry_monotonic() - tp;
 	if (push_rc)
 		goto out;
 	memcpy(st.in_force, r->in_force, FERRY_SHA_HEX);
@@ -365,7 +359,7 @@ int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool forc
 		goto out;
 	rc = 0;
 out:
-	r->seconds_total = now_s() - t0;
+	r->seconds_total = ferry_monotonic() - t0;
 	if (rc)
 		ferry_sync_result_release(r); /* a failed pass returns nothing to free */
 	close(lock);

@@ -5,6 +5,7 @@
 
 #include "common/alloc.h"
 #include "common/strbuf.h"
+#include "common/time.h"
 #include "common/util.h"
 
 #include <dirent.h>
@@ -755,14 +756,6 @@ static char *find_program(const char *name)
 	return ret;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /* true once pid is gone (reaped here, or not our child any more). */
 static bool reaped(pid_t pid, int *status)
 {
@@ -786,7 +779,7 @@ static void server_stop(struct server *srv)
 					;
 				break;
 			}
-			sleep_ms(10);
+			ferry_sleep(0.01);
 		}
 	}
 	if (srv->sock)
@@ -990,7 +983,7 @@ static int server_start(struct ferry_source *s, char *spec, struct server **out,
 				      srv->sock, READY_TIMEOUT_MS / 1000);
 			goto fail;
 		}
-		sleep_ms(10);
+		ferry_sleep(0.01);
 	}
 	free(bin);
 	free(sockarg);
