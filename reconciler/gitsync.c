@@ -7,6 +7,7 @@
 #include "common/time.h"
 #include "common/util.h"
 #include "reconciler/gitstream.h"
+#include "reconciler/sigverify.h"
 
 #include <git2.h>
 #include <openssl/evp.h>
@@ -318,42 +319,7 @@ static bool known_host_matches(const char *field, const char *name)
 		free(hash);
 		return ok;
 	}
-	bool matched = false;
-	char *copy = ferry_xstrdup(field), *save = NULL;
-	for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-		bool neg = *p == '!';
-		if (neg)
-			p++;
-		/* wildcards * and ? as ssh(1) allows */
-		const char *s = name, *pat = p, *star = NULL, *ss = NULL;
-		bool m;
-		for (;;) {
-			if (*pat == '*') {
-				star = pat++;
-				ss = s;
-			} else if (*s && (*pat == '?' || *pat == *s)) {
-				pat++;
-				s++;
-			} else if (!*s && !*pat) {
-				m = true;
-				break;
-			} else if (star && *ss) {
-				pat = star + 1;
-				s = ++ss;
-			} else {
-				m = false;
-				break;
-			}
-		}
-		if (m && neg) {
-			matched = false;
-			break;
-		}
-		if (m)
-			matched = true;
-	}
-	free(copy);
-	return matched;
+	return ferry_ssh_match_list(name, field, strlen(field)) > 0;
 }
 
 /* 1 the key is known for the host, 0 not listed, -1 listed with another
@@ -424,9 +390,7 @@ static int cb_certificate(git_cert *cert, int valid, const char *host, void *pay
 	char name[300], *home_kh = NULL;
 	const char *kh = g->o.known_hosts;
 	const char *h = g->host ? g->host : host;
-	unsigned char digest[32];
-	unsigned dlen = 0;
-	char *fp64;
+	char fp[128];
 	int known;
 
 	if (!(hk->type & GIT_CERT_SSH_RAW)) {
@@ -444,17 +408,15 @@ static int cb_certificate(git_cert *cert, int valid, const char *host, void *pay
 		kh = home_kh;
 	}
 	known = check_known_hosts(kh, name, (const unsigned char *)hk->hostkey, hk->hostkey_len);
-	EVP_Digest(hk->hostkey, hk->hostkey_len, digest, &dlen, EVP_sha256(), NULL);
-	fp64 = ferry_base64_encode(digest, dlen);
-	fp64[strcspn(fp64, "=")] = '\0';
+	if (ferry_ssh_fingerprint(hk->hostkey, hk->hostkey_len, fp, sizeof fp))
+		snprintf(fp, sizeof fp, "SHA256:?");
 	if (known <= 0)
 		snprintf(g->cert_error, sizeof g->cert_error,
-			 known < 0 ? "the host key of %s (SHA256:%s) does not match the one in %s "
+			 known < 0 ? "the host key of %s (%s) does not match the one in %s "
 				     "(or is revoked there): refusing to connect"
-				   : "the host key of %s (SHA256:%s) is not in %s; add it (for "
+				   : "the host key of %s (%s) is not in %s; add it (for "
 				     "example with ssh-keyscan) after checking the fingerprint",
-			 name, fp64, kh);
-	free(fp64);
+			 name, fp, kh);
 	free(home_kh);
 	return known > 0 ? 0 : GIT_ECERTIFICATE;
 }

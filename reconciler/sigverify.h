@@ -95,6 +95,14 @@ int ferry_pgpsig_verify(const char *sig, size_t siglen, const char *data, size_t
 			const char *keys, const char *homedir, struct ferry_sig_result *r,
 			struct ferry_err *err);
 
+/* OpenSSH conventions shared by the signature check and known_hosts:
+ * a comma-separated pattern list with * and ? wildcards and "!" negation,
+ * as OpenSSH's match_pattern_list() (1 a pattern matches and no negated one
+ * does, -1 a negated one matches, 0 none), and a key fingerprint as
+ * `ssh-keygen -l` prints it ("SHA256:" and unpadded base64). */
+int ferry_ssh_match_list(const char *s, const char *list, size_t len);
+int ferry_ssh_fingerprint(const void *blob, size_t n, char *out, size_t outlen);
+
 /* Set r->reason (printf-style); for the verifiers. */
 void ferry_sig_why(struct ferry_sig_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

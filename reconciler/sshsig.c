@@ -265,21 +265,19 @@ static bool parse_pubkey(struct rd blob, struct pubkey *k, struct ferry_sig_resu
 	return false;
 }
 
-/* "SHA256:" and the unpadded base64 of the key blob's SHA-256, as
- * ssh-keygen -l prints it. */
-static int fingerprint(struct rd blob, char *out, size_t outlen)
+int ferry_ssh_fingerprint(const void *blob, size_t n, char *out, size_t outlen)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen;
 	char *b64;
-	size_t n;
+	size_t len;
 
-	if (!EVP_Digest(blob.p, blob.n, md, &mdlen, EVP_sha256(), NULL))
+	if (!EVP_Digest(blob, n, md, &mdlen, EVP_sha256(), NULL))
 		return -1;
 	b64 = ferry_base64_encode(md, mdlen);
-	n = strlen(b64);
-	while (n > 0 && b64[n - 1] == '=')
-		b64[--n] = '\0';
+	len = strlen(b64);
+	while (len > 0 && b64[len - 1] == '=')
+		b64[--len] = '\0';
 	snprintf(out, outlen, "SHA256:%s", b64);
 	free(b64);
 	return 0;
@@ -475,7 +473,7 @@ static bool glob_match(const char *s, size_t n, const char *pat, size_t m)
 /* A comma-separated pattern list, as OpenSSH's match_pattern_list(): 1 when
  * a pattern matches and no negated one ("!pat") does, -1 when a negated
  * one does, else 0. */
-static int match_list(const char *s, const char *list, size_t len)
+int ferry_ssh_match_list(const char *s, const char *list, size_t len)
 {
 	int got = 0;
 	size_t i = 0;
@@ -825,7 +823,7 @@ static void check_allowed(const char *text, struct rd pub, const char *ns,
 		usable++;
 		if (!has)
 			continue;
-		if (l.namespaces && match_list(ns, l.namespaces, l.namespaces_len) != 1) {
+		if (l.namespaces && ferry_ssh_match_list(ns, l.namespaces, l.namespaces_len) != 1) {
 			printable(shown, sizeof shown, (const unsigned char *)l.namespaces,
 				  l.namespaces_len, 40);
 			if (!refusal[0])
@@ -946,7 +944,7 @@ static int sshsig_verify(const char *sig, size_t siglen, const char *data, size_
 		malformed(r, "trailing data");
 		goto out;
 	}
-	if (fingerprint(pub, r->key, sizeof r->key)) {
+	if (ferry_ssh_fingerprint(pub.p, pub.n, r->key, sizeof r->key)) {
 		rc = ferry_err_set(err, FERRY_E_INTERNAL, "OpenSSL: SHA-256 failed");
 		goto out;
 	}
