@@ -2,6 +2,7 @@
 
 #include "common/alloc.h"
 #include "common/time.h"
+#include "reconciler/itinerary.h"
 
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -186,12 +187,6 @@ int ferry_journal_vm(struct ferry_journal *j, const struct ferry_jkey *k, struct
 	return 0;
 }
 
-static bool is_final(const char *phase)
-{
-	return !strcmp(phase, "Completed") || !strcmp(phase, "Failed") ||
-	       !strcmp(phase, "Canceled");
-}
-
 /* step a prepared statement that returns no rows, then finalize it */
 static int run(struct ferry_journal *j, sqlite3_stmt *st, const char *what, struct ferry_err *err)
 {
@@ -246,7 +241,7 @@ int ferry_journal_transition(struct ferry_journal *j, const struct ferry_jkey *k
 			  SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 5, to, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, is_final(to) ? now : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, ferry_phase_is_final(to) ? now : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, error ? error : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, s);
 	if (run(j, st, "updating a VM", err))
