@@ -1,9 +1,12 @@
 #include "reconciler/cli.h"
 
+#include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "reconciler/config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef FERRY_VERSION
@@ -216,4 +219,21 @@ int ferry_cli_main(int argc, char **argv)
 		return FERRY_EXIT_USAGE;
 	}
 	return c->run(argc - 1, argv + 1);
+}
+
+/* -c FILE, or $FERRY_CONFIG, or ./ferry.ini */
+int ferry_cli_load_config(struct ferry_config *c, const char *path, const char *cmd)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+	const char *env = getenv("FERRY_CONFIG");
+	if (!path)
+		path = env && *env ? env : "ferry.ini";
+	ferry_config_defaults(c);
+	if (ferry_config_load(c, path, &err)) {
+		char msg[FERRY_ERR_MSG_MAX + FERRY_ERR_FILE_MAX + 32];
+		ferry_err_format(&err, msg, sizeof msg);
+		fprintf(stderr, "ferry %s: %s\n", cmd, msg);
+		return -1;
+	}
+	return 0;
 }

@@ -7,27 +7,9 @@
 
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define SYNC_USAGE "usage: ferry sync [-c ferry.ini] [--force]\n"
-
-/* -c FILE, or $FERRY_CONFIG, or ./ferry.ini */
-int ferry_cli_load_config(struct ferry_config *c, const char *path, const char *cmd)
-{
-	struct ferry_err err = FERRY_ERR_INIT;
-	const char *env = getenv("FERRY_CONFIG");
-	if (!path)
-		path = env && *env ? env : "ferry.ini";
-	ferry_config_defaults(c);
-	if (ferry_config_load(c, path, &err)) {
-		char msg[FERRY_ERR_MSG_MAX + FERRY_ERR_FILE_MAX + 32];
-		ferry_err_format(&err, msg, sizeof msg);
-		fprintf(stderr, "ferry %s: %s\n", cmd, msg);
-		return -1;
-	}
-	return 0;
-}
 
 int ferry_cmd_sync(int argc, char **argv)
 {
