@@ -5,8 +5,10 @@
 #include "dataplane/copy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +144,21 @@ static void draw_progress(void *arg, const struct ferry_copy_progress *p)
 	fflush(stderr);
 }
 
+/* --progress-fd: one line per update for the process that started us,
+ * "progress DONE TOTAL DATA\n" in bytes, written whole (short lines,
+ * below PIPE_BUF, so a reader never sees half of one). */
+static void write_progress(void *arg, const struct ferry_copy_progress *p)
+{
+	int fd = *(int *)arg;
+	char line[96];
+	int n = snprintf(line, sizeof line, "progress %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+			 p->done, p->total, p->data);
+
+	if (write(fd, line, (size_t)n) < 0) {
+		/* the reader went away; the copy itself goes on */
+	}
+}
+
 static void print_json(const struct ferry_copy_result *r, int status, const struct ferry_err *err)
 {
 	double s = r->seconds > 0 ? r->seconds : 1e-9;
@@ -182,7 +199,8 @@ int ferry_cmd_copy(int argc, char **argv)
 		O_CKPT,
 		O_VERIFY,
 		O_RATE,
-		O_PROG
+		O_PROG,
+		O_PROG_FD
 	};
 	static const struct option opts[] = {
 		{"connections", required_argument, NULL, O_CONN},
@@ -194,6 +212,7 @@ int ferry_cmd_copy(int argc, char **argv)
 		{"verify", no_argument, NULL, O_VERIFY},
 		{"rate-limit", required_argument, NULL, O_RATE},
 		{"progress", no_argument, NULL, O_PROG},
+		{"progress-fd", required_argument, NULL, O_PROG_FD},
 		{"output", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
@@ -203,6 +222,7 @@ int ferry_cmd_copy(int argc, char **argv)
 	struct ferry_extents changed = FERRY_EXTENTS_INIT;
 	const char *changed_file = NULL;
 	bool json = false, progress = false;
+	int progress_fd = -1;
 	uint64_t v;
 	int c, rc;
 
@@ -237,6 +257,17 @@ int ferry_cmd_copy(int argc, char **argv)
 				goto bad_value;
 			break;
 		case O_PROG: progress = true; break;
+		case O_PROG_FD: {
+			char *end;
+			long fd;
+
+			errno = 0;
+			fd = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || fd < 0 || fd > INT_MAX)
+				goto bad_value;
+			progress_fd = (int)fd;
+			break;
+		}
 		case 'o':
 			if (!strcmp(optarg, "json"))
 				json = true;
@@ -273,6 +304,16 @@ int ferry_cmd_copy(int argc, char **argv)
 		}
 		co.changed = &changed;
 	}
+	if (progress_fd >= 0) {
+		if (fcntl(progress_fd, F_GETFD) < 0) {
+			fprintf(stderr, "ferry copy: --progress-fd %d: %s\n", progress_fd,
+				strerror(errno));
+			return FERRY_EXIT_USAGE;
+		}
+		co.progress = write_progress;
+		co.progress_arg = &progress_fd;
+		progress = false;
+	}
 	if (progress && isatty(STDERR_FILENO))
 		co.progress = draw_progress;
 	co.cancel = &cancel_requested;
@@ -280,7 +321,7 @@ int ferry_cmd_copy(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 
 	rc = ferry_copy(argv[optind], argv[optind + 1], &co, &res, &err);
-	if (co.progress)
+	if (co.progress == draw_progress)
 		fputc('\n', stderr);
 	if (json) {
 		print_json(&res, rc, &err);

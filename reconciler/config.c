@@ -51,6 +51,10 @@ enum key_id {
 	K_APPROVALS,
 	K_APPROVERS,
 	K_TRAILERS,
+	K_WEBHOOK_SECRET,
+	K_MAX_VM_INFLIGHT,
+	K_TARGET_TYPE,
+	K_TARGET_DIR,
 	K_COUNT
 };
 
@@ -79,13 +83,19 @@ static const struct {
 	[K_APPROVALS] = {"gate", "approvals"},
 	[K_APPROVERS] = {"gate", "approvers"},
 	[K_TRAILERS] = {"gate", "approval_trailers"},
+	[K_WEBHOOK_SECRET] = {"daemon", "webhook_secret"},
+	[K_MAX_VM_INFLIGHT] = {"limits", "max_vm_inflight"},
+	[K_TARGET_TYPE] = {"target", "type"},
+	[K_TARGET_DIR] = {"target", "dir"},
 };
 
-static const char *const sections[] = {"repository", "daemon", "secrets", "gate"};
+static const char *const sections[] = {"repository", "daemon", "secrets",
+				       "gate",	     "limits", "target"};
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
 static const char *const status_modes[] = {"branch", "path"};
 static const char *const signatures[] = {"none", "any", "ssh", "openpgp"};
+static const char *const target_types[] = {"local", "kubevirt"};
 
 struct parse {
 	struct ferry_config *c;
@@ -217,8 +227,8 @@ static int check_section(struct parse *p, const char *t, size_t n)
 				       "unknown section [%s]; did you mean [%s]?", name, near);
 	}
 	return fail_at(p, FERRY_E_INVALID, p->line, p->key_col,
-		       "unknown section [%s] (ferry.ini has [repository], [daemon], [secrets] "
-		       "and [gate])",
+		       "unknown section [%s] (ferry.ini has [repository], [daemon], [secrets], "
+		       "[gate], [limits] and [target])",
 		       name);
 }
 
@@ -773,6 +783,30 @@ static int set_key(struct parse *p, enum key_id id, const char *value)
 	case K_APPROVALS: return set_count(p, id, &c->gate.approvals, value);
 	case K_APPROVERS:
 	case K_TRAILERS: return add_list(p, id, value);
+	case K_WEBHOOK_SECRET:
+		if (need_value(p, id, value) < 0)
+			return -1;
+		{
+			struct ferry_err e = FERRY_ERR_INIT;
+
+			if (ferry_secret_ref_check(value, &e) < 0)
+				return fail_value(p, 0, "webhook_secret: %s", e.msg);
+		}
+		set_str(&c->daemon.webhook_secret, value);
+		return 0;
+	case K_MAX_VM_INFLIGHT:
+		if (set_count(p, id, &c->limits.max_vm_inflight, value) < 0)
+			return -1;
+		if (!c->limits.max_vm_inflight)
+			return fail_value(p, 0, "max_vm_inflight: must be 1 or more, got '%s'",
+					  value);
+		return 0;
+	case K_TARGET_TYPE:
+		if (set_choice(p, id, target_types, 2, "local or kubevirt", &choice, value) < 0)
+			return -1;
+		c->target.type = (enum ferry_target_type)choice;
+		return 0;
+	case K_TARGET_DIR: return set_path(p, id, &c->target.dir, value);
 	case K_COUNT: break;
 	}
 	return fail_at(p, FERRY_E_INTERNAL, p->line, 0, "no setter for key %d", (int)id);
@@ -811,6 +845,32 @@ static void report_unknown(struct parse *p, const char *section, const char *nam
 			name, section);
 }
 
+/* [limits] NAMESPACE/PROVIDER = N: that provider's per-host budget. */
+static int set_provider_limit(struct parse *p, const char *name, const char *value)
+{
+	struct ferry_config *c = p->c;
+	struct ferry_err e = FERRY_ERR_INIT;
+	const char *s = value;
+	uint64_t n;
+
+	if (ferry_secret_ref_check(name, &e) < 0)
+		return fail_at(p, FERRY_E_INVALID, p->line, p->key_col,
+			       "[limits] %s: a provider override is NAMESPACE/NAME = N: %s", name,
+			       e.msg);
+	for (size_t i = 0; i < c->limits.nproviders; i++)
+		if (strcmp(c->limits.providers[i].provider, name) == 0)
+			return fail_at(p, FERRY_E_INVALID, p->line, p->key_col,
+				       "duplicate key '%s' in [limits]", name);
+	if (!read_number(&s, &n) || *s || n == 0 || n > UINT_MAX)
+		return fail_value(p, 0, "%s: expected a number of disks (1 or more), got '%s'",
+				  name, value);
+	c->limits.providers = ferry_xrealloc(
+		c->limits.providers, (c->limits.nproviders + 1) * sizeof *c->limits.providers);
+	c->limits.providers[c->limits.nproviders].provider = ferry_xstrdup(name);
+	c->limits.providers[c->limits.nproviders++].disks = (unsigned)n;
+	return 0;
+}
+
 /* The ini_handler. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -820,6 +880,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	if (p->failed)
 		return 0;
 	id = *section ? find_key(section, name, strlen(name)) : -1;
+	if (id < 0 && strcmp(section, "limits") == 0 && strchr(name, '/'))
+		return set_provider_limit(p, name, value) == 0;
 	if (id < 0) {
 		report_unknown(p, section, name);
 		return 0;
@@ -906,6 +968,8 @@ static void fill_unset(struct ferry_config *c)
 		c->daemon.poll_interval_ms = 15000;
 	default_str(&c->daemon.listen, "127.0.0.1:8080");
 	default_str(&c->secrets.dir, "/etc/ferry/secrets");
+	if (!c->limits.max_vm_inflight)
+		c->limits.max_vm_inflight = 20;
 	if (!c->gate.ntrailers) {
 		free(c->gate.approval_trailers);
 		c->gate.approval_trailers = ferry_xcalloc(2, sizeof(char *));
@@ -937,6 +1001,11 @@ void ferry_config_release(struct ferry_config *c)
 	free(c->daemon.data_dir);
 	free(c->daemon.listen);
 	free(c->secrets.dir);
+	free(c->daemon.webhook_secret);
+	for (size_t i = 0; i < c->limits.nproviders; i++)
+		free(c->limits.providers[i].provider);
+	free(c->limits.providers);
+	free(c->target.dir);
 	free(c->gate.allowed_signers);
 	free(c->gate.openpgp_keys);
 	free_list(&c->gate.approvers, &c->gate.napprovers);

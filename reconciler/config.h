@@ -24,6 +24,16 @@ enum ferry_sig_require {
 	FERRY_SIG_OPENPGP, /* an OpenPGP signature */
 };
 
+enum ferry_target_type {
+	FERRY_TARGET_LOCAL,    /* disks and manifests in a directory */
+	FERRY_TARGET_KUBEVIRT, /* a Kubernetes cluster with KubeVirt and CDI */
+};
+
+struct ferry_provider_limit {
+	char *provider; /* "namespace/name" */
+	unsigned disks; /* its per-host budget */
+};
+
 struct ferry_config {
 	char *path; /* the file read, or "<string>" */
 	struct {
@@ -44,7 +54,17 @@ struct ferry_config {
 		char *data_dir;		   /* "/var/lib/ferry" */
 		unsigned poll_interval_ms; /* 15000 */
 		char *listen;		   /* "127.0.0.1:8080" */
+		char *webhook_secret;	   /* "NAMESPACE/NAME" (key token), or NULL */
 	} daemon;
+	struct {
+		unsigned max_vm_inflight; /* disks copied at once per source host: 20 */
+		struct ferry_provider_limit *providers;
+		size_t nproviders;
+	} limits;
+	struct {
+		enum ferry_target_type type; /* local */
+		char *dir;		     /* local: output directory; NULL: DATA_DIR/target */
+	} target;
 	struct {
 		char *dir; /* "/etc/ferry/secrets" */
 	} secrets;

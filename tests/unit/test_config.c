@@ -185,6 +185,16 @@ static const char every_key[] = "[repository]\n"
 				"data_dir = /srv/ferry\n"
 				"poll_interval = 2m\n"
 				"listen = [::1]:9090\n"
+				"webhook_secret = ferry-system/webhook\n"
+				"\n"
+				"[limits]\n"
+				"max_vm_inflight = 8\n"
+				"migrations/vcenter-east = 30\n"
+				"migrations/ova-share = 2\n"
+				"\n"
+				"[target]\n"
+				"type = local\n"
+				"dir = /srv/ferry/out\n"
 				"\n"
 				"[secrets]\n"
 				"dir = /srv/ferry/secrets\n"
@@ -219,6 +229,15 @@ static void test_every_key(void **state)
 	assert_string_equal(c.daemon.data_dir, "/srv/ferry");
 	assert_int_equal(c.daemon.poll_interval_ms, 120000);
 	assert_string_equal(c.daemon.listen, "[::1]:9090");
+	assert_string_equal(c.daemon.webhook_secret, "ferry-system/webhook");
+	assert_int_equal(c.limits.max_vm_inflight, 8);
+	assert_int_equal(c.limits.nproviders, 2);
+	assert_string_equal(c.limits.providers[0].provider, "migrations/vcenter-east");
+	assert_int_equal(c.limits.providers[0].disks, 30);
+	assert_string_equal(c.limits.providers[1].provider, "migrations/ova-share");
+	assert_int_equal(c.limits.providers[1].disks, 2);
+	assert_int_equal(c.target.type, FERRY_TARGET_LOCAL);
+	assert_string_equal(c.target.dir, "/srv/ferry/out");
 	assert_string_equal(c.secrets.dir, "/srv/ferry/secrets");
 	assert_int_equal(c.gate.signature, FERRY_SIG_ANY);
 	assert_string_equal(c.gate.allowed_signers, "/etc/ferry/allowed_signers");
@@ -372,8 +391,21 @@ static const struct bad_case {
 	{"[repository]\nurl = x\n[gates]\napprovals = 1\n", 3,
 	 "unknown section [gates]; did you mean [gate]?"},
 	{"[repository]\n[Daemon]\n", 2, "unknown section [Daemon]; did you mean [daemon]?"},
-	{"[repository]\n\n[limits]\n", 3,
-	 "unknown section [limits] (ferry.ini has [repository], [daemon], [secrets] and [gate])"},
+	{"[repository]\n\n[quotas]\n", 3,
+	 "unknown section [quotas] (ferry.ini has [repository], [daemon], [secrets], [gate], "
+	 "[limits] and [target])"},
+	{"[repository]\nurl = /r\n[limits]\nmax_vm_inflight = 0\n", 4,
+	 "max_vm_inflight: must be 1 or more, got '0'"},
+	{"[repository]\nurl = /r\n[limits]\nns/prov = 4\nns/prov = 5\n", 5,
+	 "duplicate key 'ns/prov' in [limits]"},
+	{"[repository]\nurl = /r\n[limits]\nns/prov = many\n", 4,
+	 "ns/prov: expected a number of disks (1 or more), got 'many'"},
+	{"[repository]\nurl = /r\n[limits]\nmax_inflight = 4\n", 4,
+	 "unknown key 'max_inflight' in [limits]; did you mean 'max_vm_inflight'?"},
+	{"[repository]\nurl = /r\n[target]\ntype = openstack\n", 4,
+	 "type: expected local or kubevirt, got 'openstack'"},
+	{"[repository]\nurl = /r\n[daemon]\nwebhook_secret = a/b/c\n", 4,
+	 "webhook_secret: secret reference 'a/b/c': expected NAMESPACE/NAME or NAME"},
 	{"[repository]\nfrobnicate = 1\n", 2, "unknown key 'frobnicate' in [repository]"},
 	{"[daemon]\nurl = /srv/r.git\n", 2,
 	 "unknown key 'url' in [daemon]; it belongs in [repository]"},
@@ -830,6 +862,10 @@ static void test_man_page(void **state)
 		{"daemon", "data_dir"},
 		{"daemon", "poll_interval"},
 		{"daemon", "listen"},
+		{"daemon", "webhook_secret"},
+		{"limits", "max_vm_inflight"},
+		{"target", "type"},
+		{"target", "dir"},
 		{"secrets", "dir"},
 		{"gate", "signature"},
 		{"gate", "allowed_signers"},
