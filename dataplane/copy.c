@@ -939,7 +939,8 @@ int ferry_copy(const char *src, const char *dst, const struct ferry_copy_opts *o
 		goto out;
 	}
 	e.dst_fresh = ws[0].dst->info.is_zero;
-	if (opts->checkpoint && ferry_ckpt_open(opts->checkpoint, e.size, ws[0].src->name,
+	if (opts->checkpoint && ferry_ckpt_open(opts->checkpoint, e.size,
+						opts->source_id ? opts->source_id : ws[0].src->name,
 						ws[0].dst->name, &done, &e.ckpt, err))
 		goto out;
 	if (done.len && e.dst_fresh) {

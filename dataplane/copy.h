@@ -52,6 +52,9 @@ struct ferry_copy_opts {
 	const char *bitmap;   /* incremental: qemu:dirty-bitmap:NAME's NAME */
 	const struct ferry_extents *changed; /* incremental: ranges to copy */
 	const char *checkpoint;		     /* file recording completed ranges (resume) */
+	const char *source_id;		     /* what the checkpoint calls the source instead of its
+					      * name: for a source served at a new address after a
+					      * restart (a socket per server), NULL = its name */
 	bool verify;
 	uint64_t rate_limit;  /* bytes/s of data moved, 0 = unlimited */
 	unsigned max_retries; /* per request; 0 = default (5) */

@@ -123,7 +123,7 @@ static int state_write(const struct ferry_config *c, const struct sync_state *st
 
 /* One pass at a time per data directory: an flock on DATA_DIR/lock, held
  * until the returned descriptor is closed (or the process dies). */
-static int lock_data_dir(const struct ferry_config *c, struct ferry_err *err)
+int ferry_data_dir_lock(const struct ferry_config *c, struct ferry_err *err)
 {
 	char *path = ferry_path_join(c->daemon.data_dir, "lock");
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -262,6 +262,19 @@ static char *status_message(const struct ferry_config *c, const struct ferry_syn
 int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool force,
 		    struct ferry_sync_result *r, struct ferry_err *err)
 {
+	int lock, rc;
+
+	memset(r, 0, sizeof *r);
+	if ((lock = ferry_data_dir_lock(c, err)) < 0)
+		return -1;
+	rc = ferry_sync_pass(c, g, force, r, err);
+	close(lock);
+	return rc;
+}
+
+int ferry_sync_pass(const struct ferry_config *c, struct ferry_git *g, bool force,
+		    struct ferry_sync_result *r, struct ferry_err *err)
+{
 	struct sync_state st;
 	struct ferry_model m = FERRY_MODEL_INIT, prev = FERRY_MODEL_INIT;
 	struct ferry_findings f = FERRY_FINDINGS_INIT, pf = FERRY_FINDINGS_INIT;
@@ -269,11 +282,9 @@ int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool forc
 	struct ferry_git_commit_info ci = {0};
 	char *yaml = NULL, *msg = NULL, *gpg_home = NULL;
 	double t0 = ferry_monotonic();
-	int rc = -1, lock;
+	int rc = -1;
 
 	memset(r, 0, sizeof *r);
-	if ((lock = lock_data_dir(c, err)) < 0)
-		return -1;
 	state_read(c, &st);
 	if (ferry_git_sync(g, c->repo.branch,
 			   c->repo.status_mode == FERRY_STATUS_BRANCH ? c->repo.status_branch
@@ -362,7 +373,6 @@ out:
 	r->seconds_total = ferry_monotonic() - t0;
 	if (rc)
 		ferry_sync_result_release(r); /* a failed pass returns nothing to free */
-	close(lock);
 	free(yaml);
 	free(msg);
 	free(gpg_home);

@@ -49,6 +49,15 @@ struct ferry_sync_result {
 int ferry_sync_once(const struct ferry_config *c, struct ferry_git *g, bool force,
 		    struct ferry_sync_result *r, struct ferry_err *err);
 
+/* The same pass for a caller that holds the data directory's lock. */
+int ferry_sync_pass(const struct ferry_config *c, struct ferry_git *g, bool force,
+		    struct ferry_sync_result *r, struct ferry_err *err);
+
+/* Take DATA_DIR/lock (an flock held until the descriptor is closed or the
+ * process ends): one ferry process per data directory. Returns the
+ * descriptor, or -1 with FERRY_E_CONFLICT when another process holds it. */
+int ferry_data_dir_lock(const struct ferry_config *c, struct ferry_err *err);
+
 /* After a successful ferry_sync_once (a failed one leaves nothing to free). */
 void ferry_sync_result_release(struct ferry_sync_result *r);
 
