@@ -46,11 +46,46 @@ static const struct ferry_command commands[] = {
 	 "2 usage error or DIR cannot be read.\n",
 	 ferry_cmd_validate, NULL},
 	{"diff", "show the actions a reconcile would take now (dry run, for PR checks)",
-	 "usage: ferry diff [--repo URL|DIR] [--rev REV]\n", NULL, "the reconciler issue"},
+	 "usage: ferry diff [-c ferry.ini] [-o text|json] [DIR | --rev REV]\n\n"
+	 "Work out what a reconcile pass would do, against the journal of the data\n"
+	 "directory and what the source providers and the target have now, and\n"
+	 "print it without doing anything: start, wait (budget), continue, cutover,\n"
+	 "cancel, skip, blocked, refuse, drift, archive; one line per VM.\n"
+	 "The desired state is the commit in force (default), revision REV of the\n"
+	 "repository (a PR head: refs/pull/7/head), or the directory DIR.\n\n"
+	 "options:\n"
+	 "  -c, --config FILE     configuration (default $FERRY_CONFIG, else ./ferry.ini)\n"
+	 "  -o, --output FORMAT   text (default) or json\n"
+	 "      --rev REV         the revision to compare\n\n"
+	 "exit status: 0 printed; 1 the desired state has blocking findings;\n"
+	 "2 usage, configuration or repository error.\n",
+	 ferry_cmd_diff, NULL},
 	{"reconcile", "run reconcile passes until nothing more can be done now",
-	 "usage: ferry reconcile --once [-c ferry.ini]\n", NULL, "the reconciler issue"},
+	 "usage: ferry reconcile --once [-c ferry.ini] [-q]\n\n"
+	 "Sync the repository (as `ferry sync`), then drive every VM of every running\n"
+	 "plan through its itinerary: start what the budget allows, copy disks with\n"
+	 "`ferry copy` workers, create the target VMs, write status to the status\n"
+	 "branch. Repeat until nothing more can happen now.\n\n"
+	 "options:\n"
+	 "  -c, --config FILE   configuration (default $FERRY_CONFIG, else ./ferry.ini)\n"
+	 "  -q, --quiet         do not print each transition\n\n"
+	 "exit status: 0 every plan is settled or waiting; 1 a VM failed, or no\n"
+	 "commit is in force; 2 configuration, repository or journal error.\n",
+	 ferry_cmd_reconcile, NULL},
 	{"run", "the daemon: poll or webhook-triggered reconcile, HTTP endpoints, workers",
-	 "usage: ferry run [-c ferry.ini]\n", NULL, "the reconciler issue"},
+	 "usage: ferry run [-c ferry.ini]\n\n"
+	 "Reconcile every poll_interval (with jitter) and whenever an authenticated\n"
+	 "POST /hooks/git arrives; serve /metrics, /healthz and /readyz on [daemon]\n"
+	 "listen. SIGTERM finishes the current step and exits; SIGHUP reloads the\n"
+	 "configuration. See ferry-run(1).\n",
+	 ferry_cmd_run, NULL},
+	{"quickstart", "migrate two VMs from a generated OVA share into a local directory",
+	 "usage: ferry quickstart [--dir DIR]\n\n"
+	 "Build, in DIR (default ./ferry-quickstart), a Git repository from the\n"
+	 "embedded examples/quickstart, an OVA share of two small VMs and a\n"
+	 "ferry.ini; run reconcile until done; then say where the disks, the\n"
+	 "VirtualMachine manifests and the status branch are. No external system.\n",
+	 ferry_cmd_quickstart, NULL},
 	{"copy", "copy a disk between NBD endpoints and files (the data plane)",
 	 "usage: ferry copy [options] SRC DST\n\n"
 	 "Copy a disk image. SRC and DST are NBD URIs (nbd://host:port/export,\n"

@@ -6,6 +6,8 @@
 #ifndef FERRY_RECONCILER_CLI_H
 #define FERRY_RECONCILER_CLI_H
 
+#include <stdbool.h>
+
 enum {
 	FERRY_EXIT_OK = 0,
 	FERRY_EXIT_NOT_OK = 1,
@@ -28,10 +30,18 @@ int ferry_cmd_validate(int argc, char **argv);
 int ferry_cmd_copy(int argc, char **argv);
 int ferry_cmd_sync(int argc, char **argv);
 int ferry_cmd_history(int argc, char **argv);
+int ferry_cmd_reconcile(int argc, char **argv);
+int ferry_cmd_diff(int argc, char **argv);
+int ferry_cmd_run(int argc, char **argv);
+int ferry_cmd_quickstart(int argc, char **argv);
 
 /* Load -c FILE (or $FERRY_CONFIG, or ./ferry.ini), printing errors as
  * "ferry CMD: ...". */
 struct ferry_config;
 int ferry_cli_load_config(struct ferry_config *c, const char *path, const char *cmd);
+
+/* Reconcile passes with c until nothing more can happen now (the body of
+ * `ferry reconcile --once`); returns the exit status. */
+int ferry_reconcile_config(const struct ferry_config *c, bool verbose);
 
 #endif

@@ -200,7 +200,8 @@ int ferry_cmd_copy(int argc, char **argv)
 		O_VERIFY,
 		O_RATE,
 		O_PROG,
-		O_PROG_FD
+		O_PROG_FD,
+		O_SOURCE_ID
 	};
 	static const struct option opts[] = {
 		{"connections", required_argument, NULL, O_CONN},
@@ -213,6 +214,7 @@ int ferry_cmd_copy(int argc, char **argv)
 		{"rate-limit", required_argument, NULL, O_RATE},
 		{"progress", no_argument, NULL, O_PROG},
 		{"progress-fd", required_argument, NULL, O_PROG_FD},
+		{"source-id", required_argument, NULL, O_SOURCE_ID},
 		{"output", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
@@ -251,6 +253,7 @@ int ferry_cmd_copy(int argc, char **argv)
 			break;
 		case O_CHANGED: changed_file = optarg; break;
 		case O_CKPT: co.checkpoint = optarg; break;
+		case O_SOURCE_ID: co.source_id = optarg; break;
 		case O_VERIFY: co.verify = true; break;
 		case O_RATE:
 			if (parse_size(optarg, &co.rate_limit) || !co.rate_limit)

@@ -3,8 +3,10 @@
 # into build/, and run its main job on the embedded default repository,
 # examples/quickstart (an OVA source and the local directory target).
 #
-# Until the reconciler lands, the main job is `ferry validate`: it loads the
-# quickstart's migration plan and reports what it finds.
+# The main job is `ferry quickstart`: it builds a Git repository from the
+# embedded examples/quickstart and an OVA share of two VMs in
+# ./ferry-quickstart, migrates both into ./ferry-quickstart/target and
+# writes the status branch. Run it again to start over.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -13,8 +15,5 @@ scripts/install-deps
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target ferry >/dev/null
 
-echo "+ build/ferry validate examples/quickstart"
-build/ferry validate examples/quickstart
-echo
-echo "ferry loaded the quickstart plan (examples/quickstart) and found nothing"
-echo "that blocks it. Migrating it end to end arrives with the reconciler."
+echo "+ build/ferry quickstart --dir ferry-quickstart"
+exec build/ferry quickstart --dir ferry-quickstart

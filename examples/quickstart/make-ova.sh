@@ -4,6 +4,7 @@
 # VMDKs made by qemu-img from raw images with some random data and some holes.
 #
 #   examples/quickstart/make-ova.sh [DIR]     (default /var/tmp/ferry-quickstart/ova)
+#   EXTRA_VMS=3 EXTRA_MIB=64 make-ova.sh DIR  (also extra-1..3, for tests)
 #
 # DIR/sums.txt gets one line per disk, "SHA256  MEMBER", the SHA-256 of the
 # disk's raw content (what a copy of the disk must read back), MEMBER being
@@ -189,6 +190,20 @@ efi='      <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="efi"/>
 ovf tiny-efi windows2019srv_64Guest 2 2 2048 "$sata" "$(disk_item 1 3 4)" \
 	E1000e 00:50:56:a1:00:02 "$efi" >"$work/tiny-efi.ovf"
 package tiny-efi tiny-efi-disk1
+
+# For ferry's own tests: EXTRA_VMS=N EXTRA_MIB=M add extra-1 .. extra-N,
+# BIOS, 1 CPU, 512 MiB, one disk of M MiB full of random data.
+i=1
+while [ "$i" -le "${EXTRA_VMS:-0}" ]; do
+	mib=${EXTRA_MIB:-64}
+	raw "extra-$i-disk1" "$mib" "0:$((mib * 1024))"
+	file_xml 1 "extra-$i-disk1" >"$work/files.xml"
+	disk_xml 1 "extra-$i-disk1" "$mib" >"$work/disks.xml"
+	ovf "extra-$i" debian11_64Guest 1 1 512 "$scsi" "$(disk_item 1 3 4)" \
+		VmxNet3 "00:50:56:a1:01:$(printf %02x "$i")" "" >"$work/extra-$i.ovf"
+	package "extra-$i" "extra-$i-disk1"
+	i=$((i + 1))
+done
 
 mv "$work/sums.txt" "$dir/sums.txt"
 echo "make-ova.sh: $dir: tiny-linux.ova, tiny-efi.ova, sums.txt"

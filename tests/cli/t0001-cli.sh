@@ -36,8 +36,8 @@ expect suggest 2 "Did you mean 'validate'?" -- valdate
 expect suggest-copy 2 "Did you mean 'copy'?" -- cpy
 expect no-suggestion 2 "See 'ferry help'" -- frobnicate
 expect bad-option 2 "unknown option '--frob'" -- --frob
-expect not-implemented 2 "not implemented yet" -- diff
-expect not-implemented-help 0 "not implemented yet" -- help diff
+expect not-implemented 2 "not implemented yet" -- get pods
+expect not-implemented-help 0 "not implemented yet" -- help get
 expect validate-usage 2 "usage: ferry validate" -- validate
 expect validate-format 2 "unknown output format 'xml'" -- validate -o xml .
 expect validate-missing 2 "no-such-dir" -- validate "$tmp/no-such-dir"

@@ -1,0 +1,20 @@
+# cmake -DOUT=file.c -DSYMBOL=name -DBASE=dir -DFILES=a,b -P Embed.cmake
+# Writes a C file with the bytes of each file: the data ferry carries inside
+# its binary (the quickstart repository).
+set(body "#include <stddef.h>\n\nstruct ferry_embedded_file {\n\tconst char *path;\n\tconst unsigned char *data;\n\tsize_t len;\n};\n\n")
+string(REPLACE "," ";" FILES "${FILES}")
+set(list "")
+set(i 0)
+foreach(f IN LISTS FILES)
+  file(READ "${BASE}/${f}" hex HEX)
+  string(LENGTH "${hex}" n)
+  math(EXPR n "${n} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  string(APPEND body "static const unsigned char data${i}[] = {${hex}0};\n")
+  string(APPEND list "\t{\"${f}\", data${i}, ${n}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "\nconst struct ferry_embedded_file ${SYMBOL}[] = {\n${list}};\nconst size_t ${SYMBOL}_count = ${i};\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUT}.tmp")

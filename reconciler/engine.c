@@ -1,0 +1,1565 @@
+#include "reconciler/engine.h"
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/strbuf.h"
+#include "common/time.h"
+#include "common/util.h"
+#include "providers/driver.h"
+#include "providers/target.h"
+#include "reconciler/itinerary.h"
+#include "reconciler/journal.h"
+#include "reconciler/metrics.h"
+#include "reconciler/planstatus.h"
+#include "reconciler/status.h"
+#include "reconciler/sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- state kept between passes ------------------------------------------ */
+
+/* A source provider in use: its driver, an open session and the inventory
+ * of the last pass. */
+struct src {
+	char *key; /* "namespace/name" */
+	const struct ferry_source_ops *ops;
+	struct ferry_source *s;
+	struct ferry_inventory inv;
+	char *error; /* why it cannot be used this pass, or NULL */
+	bool seen;   /* used by a plan in the last pass */
+};
+
+/* A `ferry copy` child process copying one disk. */
+struct worker {
+	char *plan, *mig, *vm_id, *op_id;
+	size_t disk;
+	pid_t pid;
+	int fd; /* its --progress-fd pipe, -1 once closed */
+	char line[128];
+	size_t linelen;
+	uint64_t done, total;
+	bool exited;
+	int status;
+	size_t src; /* index into the engine's sources (which may move) */
+	struct ferry_disk_access acc;
+	bool acc_open;
+	char *out_path; /* its -o json report */
+};
+
+/* What the last status commit of a plan said. */
+struct plan_mem {
+	char *key; /* "ns/name" */
+	char *yaml;
+	char *phase; /* the plan's phase */
+	char **vm_ids, **vm_phases;
+	size_t nvms;
+	bool dirty; /* yaml differs from what was committed */
+	bool urgent;
+	char *pending_yaml, *pending_md, *pending_phase, *pending_mig;
+	char **p_ids, **p_names, **p_phases;
+	size_t np;
+};
+
+struct ferry_engine {
+	struct ferry_engine_opts o;
+	const struct ferry_config *cfg;
+	struct ferry_git *git;
+	struct ferry_journal *j;
+	int lock;
+	char *self;
+	char *work; /* DATA_DIR/work */
+	const struct ferry_target_ops *tops;
+	struct ferry_target *t;
+	char *target_dir;
+	struct ferry_model model;
+	char model_sha[FERRY_SHA_HEX];
+	bool have_model;
+	char in_force[FERRY_SHA_HEX];
+	struct src *srcs;
+	size_t nsrcs, srcs_cap;
+	struct worker *w;
+	size_t nw, wcap;
+	struct plan_mem *pm;
+	size_t npm, pm_cap;
+	struct ferry_status_batch batch;
+	bool moved;
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static char *plan_key(const struct ferry_plan *p)
+{
+	return ferry_xasprintf("%s/%s", p->obj.ns, p->obj.name);
+}
+
+static void say(struct ferry_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void say(struct ferry_engine *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!e->o.verbose)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static bool stopping(const struct ferry_engine *e)
+{
+	return e->o.stop && *e->o.stop;
+}
+
+/* ---- open / close ----------------------------------------------------------- */
+
+int ferry_engine_open(struct ferry_engine **out, const struct ferry_engine_opts *o,
+		      struct ferry_err *err)
+{
+	struct ferry_engine *e = ferry_xcalloc(1, sizeof *e);
+	const struct ferry_config *c = o->cfg;
+	char *jpath = NULL;
+	struct ferry_target_config tc;
+
+	*out = NULL;
+	e->o = *o;
+	e->cfg = c;
+	e->lock = -1;
+	ferry_status_batch_init(&e->batch, c->repo.status_interval_ms);
+	if (ferry_mkdirs(c->daemon.data_dir, 0700)) {
+		ferry_err_set(err, FERRY_E_IO, "%s: %s", c->daemon.data_dir, strerror(errno));
+		goto fail;
+	}
+	if (o->mode == FERRY_ENGINE_ACT && (e->lock = ferry_data_dir_lock(c, err)) < 0)
+		goto fail;
+	e->self = o->ferry_path ? ferry_xstrdup(o->ferry_path) : realpath("/proc/self/exe", NULL);
+	if (!e->self) {
+		ferry_err_set(err, FERRY_E_IO, "cannot find the ferry binary: %s", strerror(errno));
+		goto fail;
+	}
+	e->work = ferry_path_join(c->daemon.data_dir, "work");
+	if (ferry_mkdirs(e->work, 0700)) {
+		ferry_err_set(err, FERRY_E_IO, "%s: %s", e->work, strerror(errno));
+		goto fail;
+	}
+	jpath = ferry_path_join(c->daemon.data_dir, "journal.db");
+	if (ferry_journal_open(&e->j, jpath, err))
+		goto fail;
+	if (c->target.type != FERRY_TARGET_LOCAL) {
+		ferry_err_set(err, FERRY_E_UNSUPPORTED,
+			      "[target] type = kubevirt is not built yet; use type = local");
+		goto fail;
+	}
+	e->target_dir = c->target.dir ? ferry_xstrdup(c->target.dir)
+				      : ferry_path_join(c->daemon.data_dir, "target");
+	tc = (struct ferry_target_config){.type = "local", .dir = e->target_dir};
+	if (!(e->tops = ferry_target_driver("local", err)) || e->tops->open(&e->t, &tc, err))
+		goto fail;
+	if (c->repo.url && ferry_git_open_config(&e->git, c, err))
+		goto fail;
+	free(jpath);
+	*out = e;
+	return 0;
+fail:
+	free(jpath);
+	ferry_engine_close(e);
+	return -1;
+}
+
+static void worker_stop(struct worker *w)
+{
+	if (!w->exited && w->pid > 0) {
+		kill(w->pid, SIGTERM);
+		while (waitpid(w->pid, &w->status, 0) < 0 && errno == EINTR)
+			;
+		w->exited = true;
+	}
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+}
+
+static void worker_release(struct ferry_engine *e, struct worker *w)
+{
+	worker_stop(w);
+	if (w->acc_open)
+		e->srcs[w->src].ops->disk_close(e->srcs[w->src].s, &w->acc);
+	free(w->plan);
+	free(w->mig);
+	free(w->vm_id);
+	free(w->op_id);
+	free(w->out_path);
+}
+
+static void plan_mem_release(struct plan_mem *m)
+{
+	free(m->key);
+	free(m->yaml);
+	free(m->phase);
+	for (size_t i = 0; i < m->nvms; i++) {
+		free(m->vm_ids[i]);
+		free(m->vm_phases[i]);
+	}
+	free(m->vm_ids);
+	free(m->vm_phases);
+	free(m->pending_yaml);
+	free(m->pending_md);
+	free(m->pending_phase);
+	free(m->pending_mig);
+	for (size_t i = 0; i < m->np; i++) {
+		free(m->p_ids[i]);
+		free(m->p_names[i]);
+		free(m->p_phases[i]);
+	}
+	free(m->p_ids);
+	free(m->p_names);
+	free(m->p_phases);
+}
+
+void ferry_engine_close(struct ferry_engine *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->nw; i++)
+		worker_release(e, &e->w[i]);
+	free(e->w);
+	for (size_t i = 0; i < e->nsrcs; i++) {
+		if (e->srcs[i].s)
+			e->srcs[i].ops->close(e->srcs[i].s);
+		ferry_inventory_release(&e->srcs[i].inv);
+		free(e->srcs[i].key);
+		free(e->srcs[i].error);
+	}
+	free(e->srcs);
+	for (size_t i = 0; i < e->npm; i++)
+		plan_mem_release(&e->pm[i]);
+	free(e->pm);
+	if (e->t)
+		e->tops->close(e->t);
+	ferry_model_release(&e->model);
+	ferry_git_close(e->git);
+	ferry_journal_close(e->j);
+	if (e->lock >= 0)
+		close(e->lock);
+	free(e->self);
+	free(e->work);
+	free(e->target_dir);
+	free(e);
+}
+
+const char *ferry_engine_in_force(const struct ferry_engine *e)
+{
+	return e->in_force;
+}
+
+/* ---- sources -------------------------------------------------------------- */
+
+/* The source of plan p (opened, inventory read this pass), or NULL with
+ * *why when it cannot be used. */
+static struct src *source_for(struct ferry_engine *e, const struct ferry_model *m,
+			      const struct ferry_plan *p, const char **why)
+{
+	const struct ferry_ref *r = &p->spec.provider.source;
+	const char *ns = r->namespace_.v ? r->namespace_.v : p->obj.ns;
+	const struct ferry_provider *prov;
+	char *key = ferry_xasprintf("%s/%s", ns, r->name.v ? r->name.v : "");
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct src *s = NULL;
+
+	for (size_t i = 0; i < e->nsrcs; i++)
+		if (!strcmp(e->srcs[i].key, key))
+			s = &e->srcs[i];
+	if (!s) {
+		s = FERRY_PUSH(e->srcs, e->nsrcs, e->srcs_cap);
+		memset(s, 0, sizeof *s);
+		s->key = key;
+		key = NULL;
+	}
+	free(key);
+	if (s->seen) {
+		*why = s->error;
+		return s->error ? NULL : s;
+	}
+	s->seen = true;
+	free(s->error);
+	s->error = NULL;
+	prov = (const struct ferry_provider *)ferry_model_find(m, FERRY_KIND_PROVIDER, ns,
+							       r->name.v ? r->name.v : "");
+	if (!prov) {
+		s->error = ferry_xasprintf("source Provider %s does not exist", s->key);
+		goto out;
+	}
+	if (!s->s) {
+		char *wd = ferry_xasprintf("%s/s%zu", e->work, (size_t)(s - e->srcs));
+		struct ferry_source_config sc = {
+			.ns = prov->obj.ns,
+			.name = prov->obj.name,
+			.type = prov->spec.type.v ? prov->spec.type.v : "",
+			.url = prov->spec.url.v ? prov->spec.url.v : "",
+			.work_dir = wd,
+		};
+		if (ferry_mkdirs(wd, 0700) || !(s->ops = ferry_source_driver(sc.type, &err)) ||
+		    s->ops->open(&s->s, &sc, &err)) {
+			s->error = ferry_xasprintf("source Provider %s: %s", s->key,
+						   err.msg[0] ? err.msg : strerror(errno));
+			s->s = NULL;
+			free(wd);
+			goto out;
+		}
+		free(wd);
+	}
+	{
+		struct ferry_findings f = FERRY_FINDINGS_INIT;
+
+		/* no copy may be reading a disk of the old inventory's VMs
+		 * through a pointer: workers keep their own strings */
+		ferry_inventory_release(&s->inv);
+		if (s->ops->inventory(s->s, &s->inv, &f, &err))
+			s->error = ferry_xasprintf("source Provider %s: inventory: %s", s->key,
+						   err.msg);
+		ferry_findings_release(&f);
+	}
+out:
+	*why = s->error;
+	return s->error ? NULL : s;
+}
+
+/* ---- journal rows ------------------------------------------------------- */
+
+struct rows {
+	struct ferry_diff_row *v;
+	size_t n, cap;
+	char **errors; /* the journal's error of each row */
+	char **started, **ended;
+	size_t ecap, scap, ncap;
+	char **owned; /* the strings the rows point to */
+	size_t nowned, owned_cap;
+};
+
+static const char *own(struct rows *r, char *s)
+{
+	*FERRY_PUSH(r->owned, r->nowned, r->owned_cap) = s;
+	return s;
+}
+
+static int collect_row(const struct ferry_jkey *k, const struct ferry_jvm *vm, void *arg)
+{
+	struct rows *r = arg;
+	struct ferry_diff_row *row = FERRY_PUSH(r->v, r->n, r->cap);
+	size_t n = r->n - 1;
+
+	memset(row, 0, sizeof *row);
+	row->migration = own(r, ferry_xstrdup(k->migration));
+	row->vm_id = own(r, ferry_xstrdup(k->vm_id));
+	row->vm_name = own(r, ferry_xstrdup(vm->vm_name));
+	row->phase = own(r, ferry_xstrdup(vm->phase));
+	{
+		size_t en = n, sn = n, dn = n;
+		*FERRY_PUSH(r->errors, en, r->ecap) = ferry_xstrdup(vm->error);
+		*FERRY_PUSH(r->started, sn, r->scap) = ferry_xstrdup(vm->started);
+		*FERRY_PUSH(r->ended, dn, r->ncap) = ferry_xstrdup(vm->ended);
+	}
+	return 0;
+}
+
+static void rows_release(struct rows *r)
+{
+	for (size_t i = 0; i < r->nowned; i++)
+		free(r->owned[i]);
+	free(r->owned);
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->errors[i]);
+		free(r->started[i]);
+		free(r->ended[i]);
+	}
+	free(r->v);
+	free(r->errors);
+	free(r->started);
+	free(r->ended);
+	memset(r, 0, sizeof *r);
+}
+
+/* Record that an operation starts (nothing changes when it is known). */
+static int op_begin(struct ferry_journal *j, const struct ferry_jkey *k, const char *id,
+		    const char *kind, struct ferry_err *err)
+{
+	struct ferry_jop prior;
+
+	return ferry_journal_op_begin(j, k, id, kind, &prior, err);
+}
+
+static void op_id(const char *plan, const char *mig, const char *vm_id, const char *kind,
+		  char out[32])
+{
+	struct ferry_jkey k = {plan, mig, vm_id};
+
+	ferry_journal_op_id(&k, kind, 0, out);
+}
+
+/* ---- one plan in one pass ----------------------------------------------- */
+
+struct pctx {
+	const struct ferry_plan *plan;
+	const struct ferry_migration *mig;
+	char *key; /* "ns/name" */
+	char *provider;
+	struct src *src;
+	struct ferry_run_vm *vms;
+	size_t nvms;
+	struct rows rows;
+	bool archive_done;
+};
+
+/* The Migration that runs plan p: the last one (in file order) that
+ * references it. */
+static const struct ferry_migration *migration_of(const struct ferry_model *m,
+						  const struct ferry_plan *p)
+{
+	const struct ferry_migration *found = NULL;
+
+	for (size_t i = 0; i < ferry_model_count(m, FERRY_KIND_MIGRATION); i++) {
+		const struct ferry_migration *mg = &ferry_model_migrations(m)[i];
+		const struct ferry_ref *r = &mg->spec.plan;
+		const char *ns = r->namespace_.v ? r->namespace_.v : mg->obj.ns;
+
+		if (r->name.v && !strcmp(r->name.v, p->obj.name) && !strcmp(ns, p->obj.ns))
+			found = mg;
+	}
+	return found;
+}
+
+static void pctx_release(struct pctx *c)
+{
+	for (size_t i = 0; i < c->nvms; i++)
+		ferry_run_vm_release(&c->vms[i]);
+	free(c->vms);
+	rows_release(&c->rows);
+	free(c->key);
+	free(c->provider);
+	memset(c, 0, sizeof *c);
+}
+
+/* Gather what the diff needs for plan p; false when the plan has nothing to
+ * do with this pass (no Migration and no history). */
+static int pctx_load(struct ferry_engine *e, const struct ferry_model *m,
+		     const struct ferry_plan *p, struct pctx *c, bool *relevant,
+		     struct ferry_err *err)
+{
+	const struct ferry_ref *r = &p->spec.provider.source;
+	const char *why = NULL;
+
+	memset(c, 0, sizeof *c);
+	c->plan = p;
+	c->key = plan_key(p);
+	c->mig = migration_of(m, p);
+	c->provider = ferry_xasprintf("%s/%s", r->namespace_.v ? r->namespace_.v : p->obj.ns,
+				      r->name.v ? r->name.v : "");
+	if (ferry_journal_each_vm(e->j, c->key, NULL, collect_row, &c->rows, err))
+		return -1;
+	*relevant = c->mig || c->rows.n;
+	if (!*relevant)
+		return 0;
+	for (size_t i = 0; i < c->rows.n; i++) {
+		struct ferry_diff_row *row = &c->rows.v[i];
+		struct ferry_jop op;
+		char id[32];
+
+		op_id(c->key, row->migration, row->vm_id, "mapping", id);
+		if (!ferry_journal_op(e->j, id, &op, NULL) && op.state == FERRY_OP_DONE)
+			row->hash = own(&c->rows, ferry_xstrdup(op.result));
+		if (!strcmp(row->phase, "Completed")) {
+			/* observe: is the migrated VM still there? */
+			char tid[32];
+			struct ferry_jop top;
+			bool exists = true;
+
+			op_id(c->key, row->migration, row->vm_id, "create-vm", tid);
+			if (!ferry_journal_op(e->j, tid, &top, NULL) &&
+			    top.state == FERRY_OP_DONE) {
+				char *slash = strchr(top.result, '/');
+				if (slash) {
+					*slash = '\0';
+					if (!e->tops->vm_exists(e->t, top.result, slash + 1,
+								&exists, NULL))
+						row->target_missing = !exists;
+				}
+			}
+		}
+	}
+	{
+		char id[32];
+		struct ferry_jop op;
+
+		op_id(c->key, c->mig ? c->mig->obj.name : "", "", "archive", id);
+		c->archive_done =
+			!ferry_journal_op(e->j, id, &op, NULL) && op.state == FERRY_OP_DONE;
+	}
+	if (c->mig || c->rows.n) {
+		c->src = source_for(e, m, p, &why);
+		c->nvms = p->spec.vms.len;
+		c->vms = ferry_xcalloc(c->nvms ? c->nvms : 1, sizeof *c->vms);
+		for (size_t i = 0; i < c->nvms; i++) {
+			ferry_resolve_vm(m, p, i, c->src ? &c->src->inv : NULL, false, &c->vms[i]);
+			if (!c->src && why) {
+				free(c->vms[i].problem);
+				c->vms[i].problem = ferry_xstrdup(why);
+			}
+		}
+	}
+	return 0;
+}
+
+static void pctx_diff(const struct pctx *c, struct ferry_actions *out)
+{
+	struct ferry_diff_plan dp = {
+		.plan = c->plan,
+		.mig = c->mig,
+		.provider = c->provider,
+		.vms = c->vms,
+		.nvms = c->nvms,
+		.rows = c->rows.v,
+		.nrows = c->rows.n,
+		.archive_done = c->archive_done,
+	};
+
+	ferry_diff_plan(&dp, (int64_t)time(NULL), out);
+}
+
+static void limits_of(const struct ferry_config *cfg, struct ferry_sched_limit **out, size_t *n)
+{
+	*n = cfg->limits.nproviders;
+	*out = ferry_xcalloc(*n ? *n : 1, sizeof **out);
+	for (size_t i = 0; i < *n; i++)
+		(*out)[i] = (struct ferry_sched_limit){cfg->limits.providers[i].provider,
+						       cfg->limits.providers[i].disks};
+}
+
+/* ---- handlers ----------------------------------------------------------------- */
+
+enum hres { H_DONE, H_WAIT, H_FAIL };
+
+struct vctx {
+	struct ferry_engine *e;
+	struct pctx *p;
+	const struct ferry_run_vm *v;
+	const char *mig;
+	struct ferry_jkey k;
+	char error[FERRY_ERR_MSG_MAX];
+};
+
+static enum hres fail(struct vctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static enum hres fail(struct vctx *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(x->error, sizeof x->error, fmt, ap);
+	va_end(ap);
+	return H_FAIL;
+}
+
+static enum hres h_next(struct vctx *x)
+{
+	(void)x;
+	return H_DONE;
+}
+
+static enum hres h_hook(struct vctx *x)
+{
+	return fail(x, "hooks are not built yet: remove the plan's hooks for this VM to migrate "
+		       "it");
+}
+
+static enum hres h_power(struct vctx *x)
+{
+	return fail(x, "the source driver cannot change power state yet");
+}
+
+static enum hres h_warm(struct vctx *x)
+{
+	return fail(x, "warm migration needs a source with snapshots and changed block "
+		       "tracking; this provider has neither (use a cold plan)");
+}
+
+static enum hres h_convert(struct vctx *x)
+{
+	return fail(x, "guest conversion (virt-v2v) is not built yet; set the plan's "
+		       "skipGuestConversion: true to migrate the disks as they are");
+}
+
+static enum hres h_create_volumes(struct vctx *x)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+
+	for (size_t i = 0; i < x->v->tvm.ndisks; i++) {
+		char *uri = NULL;
+
+		if (x->e->tops->disk_create(x->e->t, &x->v->tvm, i, &uri, &err))
+			return fail(x, "creating volume %s: %s", x->v->tvm.disks[i].name, err.msg);
+		free(uri);
+	}
+	return H_DONE;
+}
+
+static struct worker *find_worker(struct ferry_engine *e, const char *plan, const char *mig,
+				  const char *vm_id, size_t disk)
+{
+	for (size_t i = 0; i < e->nw; i++)
+		if (e->w[i].disk == disk && !strcmp(e->w[i].vm_id, vm_id) &&
+		    !strcmp(e->w[i].plan, plan) && !strcmp(e->w[i].mig, mig))
+			return &e->w[i];
+	return NULL;
+}
+
+static void drop_worker(struct ferry_engine *e, struct worker *w)
+{
+	size_t i = (size_t)(w - e->w);
+
+	worker_release(e, w);
+	memmove(&e->w[i], &e->w[i + 1], (e->nw - i - 1) * sizeof *w);
+	e->nw--;
+}
+
+/* Start `ferry copy` for disk i. */
+static int spawn_copy(struct vctx *x, size_t i, const char *opid, struct ferry_err *err)
+{
+	struct ferry_engine *e = x->e;
+	struct src *s = x->p->src;
+	struct worker w = {0};
+	char *dst = NULL, *ckpt = NULL, *srcid = NULL, *log = NULL, fdarg[16];
+	int pfd[2] = {-1, -1};
+	pid_t pid;
+
+	if (!s)
+		return ferry_err_set(err, FERRY_E_RETRYABLE, "the source is not available");
+	if (s->ops->disk_open(s->s, x->v->src, i, &w.acc, err))
+		return -1;
+	w.acc_open = true;
+	w.src = (size_t)(s - e->srcs);
+	if (e->tops->disk_create(e->t, &x->v->tvm, i, &dst, err))
+		goto fail;
+	if (pipe2(pfd, O_CLOEXEC)) {
+		ferry_err_set(err, FERRY_E_IO, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	ckpt = ferry_xasprintf("%s/%s.ckpt", e->work, opid);
+	w.out_path = ferry_xasprintf("%s/%s.json", e->work, opid);
+	log = ferry_xasprintf("%s/%s.log", e->work, opid);
+	srcid = ferry_xasprintf("%s:%s:%s", x->p->provider, x->v->src->id, x->v->src->disks[i].id);
+	snprintf(fdarg, sizeof fdarg, "%d", 3);
+	pid = fork();
+	if (pid < 0) {
+		ferry_err_set(err, FERRY_E_IO, "fork: %s", strerror(errno));
+		goto fail;
+	}
+	if (pid == 0) {
+		int out = open(w.out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int errfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		/* a worker never outlives the engine that follows it */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			_exit(126);
+		if (out < 0 || errfd < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0 ||
+		    dup2(pfd[1], 3) < 0)
+			_exit(126);
+		execl(e->self, "ferry", "copy", "--checkpoint", ckpt, "--source-id", srcid,
+		      "--progress-fd", fdarg, "-o", "json", w.acc.uri, dst, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	w.fd = pfd[0];
+	w.pid = pid;
+	w.plan = ferry_xstrdup(x->k.plan);
+	w.mig = ferry_xstrdup(x->k.migration);
+	w.vm_id = ferry_xstrdup(x->k.vm_id);
+	w.op_id = ferry_xstrdup(opid);
+	w.disk = i;
+	w.total = x->v->src->disks[i].capacity;
+	*FERRY_PUSH(e->w, e->nw, e->wcap) = w;
+	free(dst);
+	free(ckpt);
+	free(srcid);
+	free(log);
+	return 0;
+fail:
+	if (pfd[0] >= 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+	}
+	s->ops->disk_close(s->s, &w.acc);
+	free(w.out_path);
+	free(dst);
+	free(ckpt);
+	free(srcid);
+	free(log);
+	return -1;
+}
+
+/* The error of a finished copy, from its JSON report, or "" when it
+ * succeeded. */
+static void copy_outcome(const struct worker *w, char *msg, size_t n)
+{
+	char *data = NULL, *p;
+	size_t len;
+
+	msg[0] = '\0';
+	if (WIFEXITED(w->status) && WEXITSTATUS(w->status) == 0)
+		return;
+	if (!ferry_read_file(w->out_path, 1 << 20, &data, &len) &&
+	    (p = strstr(data, "\"error\": \""))) {
+		char *end;
+		p += 10;
+		end = strstr(p, "\",\n");
+		snprintf(msg, n, "%.*s", end ? (int)(end - p) : (int)strlen(p), p);
+	} else if (WIFSIGNALED(w->status)) {
+		snprintf(msg, n, "ferry copy was killed by signal %d", WTERMSIG(w->status));
+	} else {
+		snprintf(msg, n, "ferry copy exited with status %d", WEXITSTATUS(w->status));
+	}
+	free(data);
+}
+
+/* Did the copy of operation id finish, by its report (a copy that
+ * finished removed its checkpoint, so only the report says so)? */
+static bool copy_finished_before(struct ferry_engine *e, const char *id)
+{
+	char *path = ferry_xasprintf("%s/%s.json", e->work, id), *data = NULL;
+	size_t len;
+	bool ok =
+		!ferry_read_file(path, 1 << 20, &data, &len) && strstr(data, "\"status\": \"ok\"");
+
+	free(data);
+	free(path);
+	return ok;
+}
+
+static enum hres h_copy(struct vctx *x)
+{
+	struct ferry_engine *e = x->e;
+	struct ferry_err err = FERRY_ERR_INIT;
+	bool all = true;
+
+	if (!x->v->src)
+		return fail(x, "the VM is no longer in the source's inventory");
+	for (size_t i = 0; i < x->v->src->ndisks; i++) {
+		char kind[32], id[32];
+		struct ferry_jop op;
+		struct worker *w;
+
+		snprintf(kind, sizeof kind, "copy-disk-%zu", i);
+		op_id(x->k.plan, x->k.migration, x->k.vm_id, kind, id);
+		if (ferry_journal_op(e->j, id, &op, &err))
+			return fail(x, "journal: %s", err.msg);
+		if (op.state == FERRY_OP_DONE)
+			continue;
+		all = false;
+		w = find_worker(e, x->k.plan, x->k.migration, x->k.vm_id, i);
+		if (w && w->exited && w->fd < 0) {
+			char msg[FERRY_ERR_MSG_MAX];
+
+			copy_outcome(w, msg, sizeof msg);
+			if (msg[0]) {
+				ferry_journal_op_end(e->j, id, false, msg, NULL);
+				drop_worker(e, w);
+				return fail(x, "copying disk %zu: %s", i, msg);
+			}
+			if (e->o.metrics)
+				ferry_metrics_add_bytes(e->o.metrics, w->total);
+			if (ferry_journal_op_end(e->j, id, true, "copied", &err))
+				return fail(x, "journal: %s", err.msg);
+			drop_worker(e, w);
+			say(e, "%s %s: disk %zu copied", x->k.plan, x->v->name, i);
+			e->moved = true;
+			continue;
+		}
+		if (w)
+			continue; /* still copying */
+		if (op.state == FERRY_OP_STARTED && copy_finished_before(e, id)) {
+			/* it finished, then we died before writing that down */
+			if (ferry_journal_op_end(e->j, id, true, "copied", &err))
+				return fail(x, "journal: %s", err.msg);
+			say(e, "%s %s: disk %zu was copied before a restart", x->k.plan, x->v->name,
+			    i);
+			continue;
+		}
+		if (op_begin(e->j, &x->k, id, kind, &err))
+			return fail(x, "journal: %s", err.msg);
+		if (spawn_copy(x, i, id, &err))
+			return fail(x, "copying disk %zu: %s", i, err.msg);
+	}
+	if (!all) {
+		/* a disk finished in this loop may have been the last one */
+		for (size_t i = 0; i < x->v->src->ndisks; i++) {
+			char kind[32], id[32];
+			struct ferry_jop op;
+
+			snprintf(kind, sizeof kind, "copy-disk-%zu", i);
+			op_id(x->k.plan, x->k.migration, x->k.vm_id, kind, id);
+			if (ferry_journal_op(e->j, id, &op, NULL) || op.state != FERRY_OP_DONE)
+				return H_WAIT;
+		}
+	}
+	return H_DONE;
+}
+
+static enum hres h_create_vm(struct vctx *x)
+{
+	struct ferry_engine *e = x->e;
+	struct ferry_err err = FERRY_ERR_INIT;
+	const struct ferry_target_vm *t = &x->v->tvm;
+	char id[32], *where;
+	struct ferry_jop prior;
+	bool exists = false;
+
+	op_id(x->k.plan, x->k.migration, x->k.vm_id, "create-vm", id);
+	if (ferry_journal_op(e->j, id, &prior, &err))
+		return fail(x, "journal: %s", err.msg);
+	if (prior.state == FERRY_OP_NONE) {
+		/* a VM of that name that ferry did not make is not overwritten */
+		if (e->tops->vm_exists(e->t, t->ns, t->name, &exists, &err))
+			return fail(x, "%s", err.msg);
+		if (exists)
+			return fail(x, "VMAlreadyExists: the target already has a VM %s/%s", t->ns,
+				    t->name);
+		if (op_begin(e->j, &x->k, id, "create-vm", &err))
+			return fail(x, "journal: %s", err.msg);
+	}
+	if (e->tops->vm_create(e->t, t, &err))
+		return fail(x, "creating VM %s/%s: %s", t->ns, t->name, err.msg);
+	where = ferry_xasprintf("%s/%s", t->ns, t->name);
+	if (ferry_journal_op_end(e->j, id, true, where, &err)) {
+		free(where);
+		return fail(x, "journal: %s", err.msg);
+	}
+	free(where);
+	return H_DONE;
+}
+
+static const struct {
+	const char *phase;
+	enum hres (*fn)(struct vctx *x);
+} handlers[] = {
+	{"Started", h_next},
+	{"PreHook", h_hook},
+	{"StorePowerState", h_power},
+	{"PowerOffSource", h_power},
+	{"WaitForPowerOff", h_power},
+	{"CreateInitialSnapshot", h_warm},
+	{"CreateDataVolumes", h_create_volumes},
+	{"CopyDisks", h_copy},
+	{"ConvertGuest", h_convert},
+	{"CreateVM", h_create_vm},
+	{"PostHook", h_hook},
+};
+
+static enum hres (*handler_of(const char *phase))(struct vctx *)
+{
+	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+		if (!strcmp(handlers[i].phase, phase))
+			return handlers[i].fn;
+	return h_warm; /* every other phase belongs to the warm loop */
+}
+
+/* ---- moving VMs ---------------------------------------------------------------- */
+
+static int transition(struct vctx *x, const char *from, const char *to, const char *error,
+		      struct ferry_err *err)
+{
+	if (ferry_journal_transition(x->e->j, &x->k, x->v ? x->v->name : NULL, to, NULL, from,
+				     error, NULL, err))
+		return -1;
+	x->e->moved = true;
+	say(x->e, "%s %s: %s -> %s%s%s", x->k.plan, x->v && x->v->name ? x->v->name : x->k.vm_id,
+	    from ? from : "(new)", to, error ? ": " : "", error ? error : "");
+	return 0;
+}
+
+static void stop_vm_workers(struct ferry_engine *e, const struct ferry_jkey *k)
+{
+	for (size_t i = 0; i < e->nw;) {
+		struct worker *w = &e->w[i];
+		if (!strcmp(w->plan, k->plan) && !strcmp(w->mig, k->migration) &&
+		    !strcmp(w->vm_id, k->vm_id)) {
+			drop_worker(e, w);
+		} else {
+			i++;
+		}
+	}
+}
+
+/* Run handlers from phase until one waits or the VM reaches a final phase. */
+static int advance(struct vctx *x, const char *phase, bool cutover, struct ferry_err *err)
+{
+	struct ferry_engine *e = x->e;
+	const struct ferry_run_vm *v = x->v;
+
+	while (!ferry_phase_is_final(phase) && !stopping(e)) {
+		enum hres r;
+		const char *next;
+
+		if (v->problem && strcmp(phase, "Started"))
+			r = fail(x, "%s", v->problem);
+		else
+			r = handler_of(phase)(x);
+		if (r == H_WAIT)
+			return 0;
+		if (r == H_FAIL) {
+			char *msg = ferry_xasprintf("[%s] %s", phase, x->error);
+			const struct ferry_plan *pl = x->p->plan;
+			const struct ferry_plan_vm *pvm = v->pvm;
+			bool del = pvm->delete_vm_on_fail_migration.set
+					   ? pvm->delete_vm_on_fail_migration.v
+					   : pl->spec.delete_vm_on_fail_migration.set &&
+						     pl->spec.delete_vm_on_fail_migration.v;
+			int rc;
+
+			stop_vm_workers(e, &x->k);
+			rc = transition(x, phase, "Failed", msg, err);
+			free(msg);
+			if (!rc && del && v->tvm.name) {
+				struct ferry_err derr = FERRY_ERR_INIT;
+				if (e->tops->vm_delete(e->t, v->tvm.ns, v->tvm.name, &derr))
+					ferry_warn("%s %s: deleteVmOnFailMigration: %s", x->k.plan,
+						   v->name, derr.msg);
+			}
+			return rc;
+		}
+		next = ferry_itinerary_next(v->kind, v->flags, phase, cutover);
+		if (!next)
+			return ferry_err_set(err, FERRY_E_INTERNAL, "no phase after %s", phase);
+		if (transition(x, phase, next, NULL, err))
+			return -1;
+		phase = next;
+	}
+	return 0;
+}
+
+static int start_vm(struct vctx *x, struct ferry_err *err)
+{
+	char id[32];
+	const char *first = ferry_itinerary_first(x->v->kind);
+
+	op_id(x->k.plan, x->k.migration, x->k.vm_id, "mapping", id);
+	if (op_begin(x->e->j, &x->k, id, "mapping", err) ||
+	    ferry_journal_op_end(x->e->j, id, true, x->v->hash, err) ||
+	    transition(x, NULL, first, NULL, err))
+		return -1;
+	return advance(x, first, false, err);
+}
+
+static int cancel_vm(struct vctx *x, const char *phase, struct ferry_err *err)
+{
+	struct ferry_engine *e = x->e;
+
+	stop_vm_workers(e, &x->k);
+	if (transition(x, phase, "Canceled", NULL, err))
+		return -1;
+	/* Forklift removes what a canceled VM had created on the target */
+	if (phase && x->v && x->v->tvm.name) {
+		struct ferry_err derr = FERRY_ERR_INIT;
+
+		if (e->tops->vm_delete(e->t, x->v->tvm.ns, x->v->tvm.name, &derr))
+			ferry_warn("%s %s: removing its target objects: %s", x->k.plan, x->v->name,
+				   derr.msg);
+	}
+	return 0;
+}
+
+/* Remove the copy checkpoints and reports of every VM of the plan. */
+static int archive_plan(struct ferry_engine *e, struct pctx *c, struct ferry_err *err)
+{
+	char id[32];
+	struct ferry_jkey k = {c->key, c->mig ? c->mig->obj.name : "", ""};
+
+	for (size_t i = 0; i < c->rows.n; i++) {
+		for (size_t d = 0;; d++) {
+			char kind[32], oid[32];
+			struct ferry_jop op;
+			const char *ext[] = {"ckpt", "json", "log"};
+
+			snprintf(kind, sizeof kind, "copy-disk-%zu", d);
+			op_id(c->key, c->rows.v[i].migration, c->rows.v[i].vm_id, kind, oid);
+			if (ferry_journal_op(e->j, oid, &op, NULL) || op.state == FERRY_OP_NONE)
+				break;
+			for (size_t x = 0; x < 3; x++) {
+				char *path = ferry_xasprintf("%s/%s.%s", e->work, oid, ext[x]);
+				if (unlink(path) && errno != ENOENT)
+					ferry_warn("%s: %s", path, strerror(errno));
+				free(path);
+			}
+		}
+	}
+	op_id(c->key, k.migration, "", "archive", id);
+	if (op_begin(e->j, &k, id, "archive", err) ||
+	    ferry_journal_op_end(e->j, id, true, "archived", err))
+		return -1;
+	say(e, "%s: archived (temporary objects removed)", c->key);
+	e->moved = true;
+	return 0;
+}
+
+static const struct ferry_diff_row *row_of(const struct pctx *c, const char *mig, const char *vm_id)
+{
+	for (size_t i = 0; i < c->rows.n; i++)
+		if (!strcmp(c->rows.v[i].migration, mig) && !strcmp(c->rows.v[i].vm_id, vm_id))
+			return &c->rows.v[i];
+	return NULL;
+}
+
+static int act(struct ferry_engine *e, struct pctx *c, const struct ferry_action *a,
+	       struct ferry_err *err)
+{
+	struct vctx x = {.e = e, .p = c};
+	const struct ferry_diff_row *row;
+
+	if (a->kind == FERRY_ACT_ARCHIVE)
+		return archive_plan(e, c, err);
+	if (a->kind != FERRY_ACT_START && a->kind != FERRY_ACT_CONTINUE &&
+	    a->kind != FERRY_ACT_CUTOVER && a->kind != FERRY_ACT_CANCEL)
+		return 0;
+	x.v = a->vm != SIZE_MAX ? &c->vms[a->vm] : NULL;
+	x.k = (struct ferry_jkey){c->key, a->migration, a->vm_id};
+	row = row_of(c, a->migration, a->vm_id);
+	switch (a->kind) {
+	case FERRY_ACT_START: return start_vm(&x, err);
+	case FERRY_ACT_CONTINUE:
+	case FERRY_ACT_CUTOVER: return advance(&x, row->phase, a->kind == FERRY_ACT_CUTOVER, err);
+	case FERRY_ACT_CANCEL: return cancel_vm(&x, row ? row->phase : NULL, err);
+	default: return 0;
+	}
+}
+
+/* ---- status ------------------------------------------------------------------ */
+
+static struct plan_mem *plan_mem(struct ferry_engine *e, const char *key)
+{
+	struct plan_mem *m;
+
+	for (size_t i = 0; i < e->npm; i++)
+		if (!strcmp(e->pm[i].key, key))
+			return &e->pm[i];
+	m = FERRY_PUSH(e->pm, e->npm, e->pm_cap);
+	memset(m, 0, sizeof *m);
+	m->key = ferry_xstrdup(key);
+	return m;
+}
+
+static const char *mem_phase(const struct plan_mem *m, const char *vm_id)
+{
+	for (size_t i = 0; i < m->nvms; i++)
+		if (!strcmp(m->vm_ids[i], vm_id))
+			return m->vm_phases[i];
+	return NULL;
+}
+
+/* Bytes copied so far of a VM in CopyDisks. */
+static uint64_t copied(struct ferry_engine *e, const struct pctx *c, const char *mig,
+		       const struct ferry_run_vm *v)
+{
+	uint64_t done = 0;
+
+	for (size_t d = 0; v->src && d < v->src->ndisks; d++) {
+		char kind[32], id[32];
+		struct ferry_jop op;
+		const struct worker *w;
+
+		snprintf(kind, sizeof kind, "copy-disk-%zu", d);
+		op_id(c->key, mig, v->id, kind, id);
+		if (!ferry_journal_op(e->j, id, &op, NULL) && op.state == FERRY_OP_DONE)
+			done += v->src->disks[d].capacity;
+		else if ((w = find_worker(e, c->key, mig, v->id, d)))
+			done += w->done;
+	}
+	return done;
+}
+
+static bool past_copy(const char *phase)
+{
+	return !strcmp(phase, "ConvertGuest") || !strcmp(phase, "CreateVM") ||
+	       !strcmp(phase, "PostHook") || !strcmp(phase, "Completed");
+}
+
+/* Build the plan's status files; remember them as pending when they changed. */
+static int plan_status(struct ferry_engine *e, struct pctx *c, struct ferry_err *err)
+{
+	struct rows rows = {0};
+	const char *mig = c->mig ? c->mig->obj.name : NULL;
+	struct ferry_plan_status ps = {0};
+	struct ferry_plan_status_vm *vms;
+	struct plan_mem *m;
+	char **errs;
+	size_t n = 0;
+	char *yaml, *md;
+	const char *phase;
+
+	if (ferry_journal_each_vm(e->j, c->key, NULL, collect_row, &rows, err))
+		return -1;
+	if (!mig) {
+		/* the newest run the journal knows */
+		for (size_t i = 0; i < rows.n; i++)
+			if (!mig || strcmp(rows.v[i].migration, mig) > 0)
+				mig = rows.v[i].migration;
+	}
+	if (!rows.n) {
+		rows_release(&rows);
+		return 0;
+	}
+	vms = ferry_xcalloc(rows.n, sizeof *vms);
+	errs = ferry_xcalloc(rows.n, sizeof *errs);
+	for (size_t i = 0; i < rows.n; i++) {
+		const struct ferry_diff_row *r = &rows.v[i];
+		const struct ferry_run_vm *v = NULL;
+		struct ferry_plan_status_vm *o = &vms[n];
+
+		if (strcmp(r->migration, mig))
+			continue;
+		for (size_t k = 0; k < c->nvms; k++)
+			if (c->vms[k].id && !strcmp(c->vms[k].id, r->vm_id))
+				v = &c->vms[k];
+		o->id = r->vm_id;
+		o->name = r->vm_name;
+		o->phase = r->phase;
+		o->started = rows.started[i];
+		o->ended = rows.ended[i];
+		if (rows.errors[i][0] == '[') {
+			char *close = strchr(rows.errors[i], ']');
+			errs[n] = ferry_xstrdup(rows.errors[i] + 1);
+			if (close) {
+				errs[n][close - rows.errors[i] - 1] = '\0';
+				o->error_phase = errs[n];
+				o->error = close[1] == ' ' ? close + 2 : close + 1;
+			}
+		} else {
+			o->error = rows.errors[i];
+		}
+		if (v && v->src) {
+			for (size_t d = 0; d < v->src->ndisks; d++)
+				o->bytes_total += v->src->disks[d].capacity;
+			o->bytes_done = past_copy(r->phase)		 ? o->bytes_total
+					: !strcmp(r->phase, "CopyDisks") ? copied(e, c, mig, v)
+									 : 0;
+		}
+		n++;
+	}
+	ps.ns = c->plan->obj.ns;
+	ps.name = c->plan->obj.name;
+	ps.migration = mig;
+	ps.source_commit = e->in_force;
+	ps.kind = c->plan->spec.warm.set && c->plan->spec.warm.v ? FERRY_ITINERARY_WARM
+								 : FERRY_ITINERARY_COLD;
+	ps.flags = c->nvms ? c->vms[0].flags : 0;
+	ps.vms = vms;
+	ps.nvms = n;
+	phase = ferry_plan_phase(&ps);
+	yaml = ferry_plan_status_yaml(&ps);
+	m = plan_mem(e, c->key);
+	if (!m->yaml || strcmp(m->yaml, yaml)) {
+		if (!m->pending_yaml || strcmp(m->pending_yaml, yaml)) {
+			md = ferry_plan_status_md(&ps);
+			free(m->pending_yaml);
+			free(m->pending_md);
+			free(m->pending_phase);
+			free(m->pending_mig);
+			m->pending_yaml = yaml;
+			m->pending_md = md;
+			m->pending_phase = ferry_xstrdup(phase);
+			m->pending_mig = ferry_xstrdup(mig);
+			yaml = NULL;
+			for (size_t i = 0; i < m->np; i++) {
+				free(m->p_ids[i]);
+				free(m->p_names[i]);
+				free(m->p_phases[i]);
+			}
+			m->p_ids = ferry_xrealloc(m->p_ids, (n ? n : 1) * sizeof(char *));
+			m->p_names = ferry_xrealloc(m->p_names, (n ? n : 1) * sizeof(char *));
+			m->p_phases = ferry_xrealloc(m->p_phases, (n ? n : 1) * sizeof(char *));
+			m->np = n;
+			for (size_t i = 0; i < n; i++) {
+				m->p_ids[i] = ferry_xstrdup(vms[i].id);
+				m->p_names[i] = ferry_xstrdup(vms[i].name);
+				if (!strcmp(vms[i].phase, "CopyDisks") && vms[i].bytes_total)
+					m->p_phases[i] = ferry_xasprintf(
+						"CopyDisks %d%%", (int)(vms[i].bytes_done * 100 /
+									vms[i].bytes_total));
+				else
+					m->p_phases[i] = ferry_xstrdup(vms[i].phase);
+			}
+			m->dirty = true;
+			m->urgent = m->urgent || !m->phase || strcmp(m->phase, phase);
+			ferry_status_batch_note(&e->batch, m->urgent);
+		}
+	}
+	free(yaml);
+	for (size_t i = 0; i < rows.n; i++)
+		free(errs[i]);
+	free(errs);
+	free(vms);
+	rows_release(&rows);
+	return 0;
+}
+
+static int commit_plan(struct ferry_engine *e, struct plan_mem *m, struct ferry_err *err)
+{
+	const char *slash = strchr(m->key, '/');
+	char *ns = ferry_xstrndup(m->key, (size_t)(slash - m->key));
+	char *ypath = ferry_xasprintf("status/%s.yaml", m->key);
+	char *mpath = ferry_xasprintf("status/%s.md", m->key);
+	struct ferry_status_change *ch = ferry_xcalloc(m->np ? m->np : 1, sizeof *ch);
+	size_t nch = 0;
+	struct ferry_status_message sm;
+	struct ferry_status_push push;
+	char *msg;
+	int rc;
+
+	for (size_t i = 0; i < m->np; i++) {
+		const char *before = mem_phase(m, m->p_ids[i]);
+		if (before && !strcmp(before, m->p_phases[i]))
+			continue;
+		ch[nch++] = (struct ferry_status_change){m->p_names[i], before, m->p_phases[i]};
+	}
+	sm = (struct ferry_status_message){
+		.ns = ns,
+		.plan = slash + 1,
+		.source_commit = e->in_force,
+		.phase = m->pending_phase,
+		.changes = ch,
+		.nchanges = nch,
+	};
+	msg = ferry_status_message(&sm);
+	{
+		struct ferry_status_file files[] = {
+			{ypath, m->pending_yaml, strlen(m->pending_yaml)},
+			{mpath, m->pending_md, strlen(m->pending_md)},
+		};
+		struct ferry_status_commit sc = {
+			.branch = ferry_status_branch(e->cfg),
+			.files = files,
+			.nfiles = 2,
+			.message = msg,
+			.committer_name = e->cfg->repo.committer_name,
+			.committer_email = e->cfg->repo.committer_email,
+		};
+		rc = ferry_git_commit_status(e->git, &sc, &push, err);
+	}
+	if (!rc) {
+		for (size_t i = 0; i < m->nvms; i++) {
+			free(m->vm_ids[i]);
+			free(m->vm_phases[i]);
+		}
+		free(m->vm_ids);
+		free(m->vm_phases);
+		m->vm_ids = m->p_ids;
+		m->vm_phases = m->p_phases;
+		m->nvms = m->np;
+		for (size_t i = 0; i < m->np; i++)
+			free(m->p_names[i]);
+		free(m->p_names);
+		m->p_ids = m->p_names = m->p_phases = NULL;
+		m->np = 0;
+		free(m->yaml);
+		free(m->phase);
+		m->yaml = m->pending_yaml;
+		m->phase = m->pending_phase;
+		free(m->pending_md);
+		free(m->pending_mig);
+		m->pending_yaml = m->pending_md = m->pending_phase = m->pending_mig = NULL;
+		m->dirty = m->urgent = false;
+	}
+	free(msg);
+	free(ch);
+	free(ns);
+	free(ypath);
+	free(mpath);
+	return rc;
+}
+
+static int commit_pending(struct ferry_engine *e, bool force, struct ferry_err *err)
+{
+	uint64_t now = (uint64_t)(ferry_monotonic() * 1000);
+	uint64_t wait;
+	int rc = 0;
+
+	if (!e->git || (!force && !ferry_status_batch_due(&e->batch, now, &wait)))
+		return 0;
+	for (size_t i = 0; i < e->npm; i++)
+		if (e->pm[i].dirty && commit_plan(e, &e->pm[i], err))
+			rc = -1;
+	if (!rc)
+		ferry_status_batch_committed(&e->batch, now);
+	return rc;
+}
+
+int ferry_engine_flush_status(struct ferry_engine *e, struct ferry_err *err)
+{
+	return commit_pending(e, true, err);
+}
+
+/* ---- the pass ------------------------------------------------------------------ */
+
+static int load_model(struct ferry_engine *e, const char *sha, struct ferry_err *err)
+{
+	struct ferry_findings f = FERRY_FINDINGS_INIT;
+	struct ferry_model m = FERRY_MODEL_INIT;
+
+	if (ferry_git_load_tree(e->git, sha, e->cfg->repo.root, &m, &f, err)) {
+		ferry_findings_release(&f);
+		ferry_model_release(&m);
+		return -1;
+	}
+	ferry_findings_release(&f); /* the sync pass validated this commit */
+	ferry_model_release(&e->model);
+	e->model = m;
+	memcpy(e->model_sha, sha, FERRY_SHA_HEX);
+	e->have_model = true;
+	return 0;
+}
+
+static struct pctx *pctx_of(struct pctx *cs, size_t n, const struct ferry_action *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (cs[i].plan && cs[i].plan->obj.name == a->plan_name &&
+		    cs[i].plan->obj.ns == a->plan_ns)
+			return &cs[i];
+	return NULL;
+}
+
+/* Load, observe and diff every plan of m into cs (nplans entries) and a. */
+static int plan_all(struct ferry_engine *e, const struct ferry_model *m, struct pctx *cs,
+		    struct ferry_actions *a, struct ferry_err *err)
+{
+	size_t np = ferry_model_count(m, FERRY_KIND_PLAN);
+	struct ferry_sched_limit *lim;
+	size_t nlim;
+
+	for (size_t i = 0; i < e->nsrcs; i++)
+		e->srcs[i].seen = false;
+	for (size_t i = 0; i < np; i++) {
+		bool relevant;
+
+		if (pctx_load(e, m, &ferry_model_plans(m)[i], &cs[i], &relevant, err))
+			return -1;
+		if (relevant)
+			pctx_diff(&cs[i], a);
+	}
+	limits_of(e->cfg, &lim, &nlim);
+	ferry_diff_schedule(a, e->cfg->limits.max_vm_inflight, lim, nlim);
+	free(lim);
+	return 0;
+}
+
+static void count_phases(struct ferry_engine *e, struct pctx *cs, size_t np,
+			 struct ferry_pass_stats *st)
+{
+	const char *names[64];
+	size_t counts[64], n = 0;
+
+	for (size_t i = 0; i < np; i++) {
+		struct rows rows = {0};
+		const char *mig;
+
+		if (!cs[i].plan || !cs[i].mig ||
+		    ferry_journal_each_vm(e->j, cs[i].key, NULL, collect_row, &rows, NULL))
+			continue;
+		mig = cs[i].mig->obj.name;
+		for (size_t r = 0; r < rows.n; r++) {
+			const char *ph = rows.v[r].phase;
+			size_t k;
+
+			if (strcmp(rows.v[r].migration, mig))
+				continue;
+			if (!strcmp(ph, "Failed"))
+				st->failed++;
+			else if (!strcmp(ph, "Completed"))
+				st->completed++;
+			else if (!strcmp(ph, "Canceled"))
+				st->canceled++;
+			else
+				st->active++;
+			for (k = 0; k < n && strcmp(names[k], ph); k++)
+				;
+			if (k == n && n < 64) {
+				const struct ferry_phase *p =
+					ferry_itinerary_phase(FERRY_ITINERARY_WARM, ph);
+				if (!p)
+					p = ferry_itinerary_phase(FERRY_ITINERARY_COLD, ph);
+				names[n] = p			   ? p->name
+					   : !strcmp(ph, "Failed") ? "Failed"
+								   : "Canceled";
+				counts[n++] = 0;
+			}
+			if (k < 64)
+				counts[k]++;
+		}
+		rows_release(&rows);
+	}
+	if (e->o.metrics)
+		ferry_metrics_set_vms(e->o.metrics, names, counts, n);
+}
+
+int ferry_engine_pass(struct ferry_engine *e, bool force, struct ferry_pass_stats *st,
+		      struct ferry_err *err)
+{
+	struct ferry_actions a = {0};
+	struct pctx *cs = NULL;
+	size_t np = 0;
+	int rc = -1;
+
+	memset(st, 0, sizeof *st);
+	e->moved = false;
+	if (e->git) {
+		struct ferry_sync_result r;
+		struct ferry_err serr = FERRY_ERR_INIT;
+
+		if (ferry_sync_pass(e->cfg, e->git, force, &r, &serr)) {
+			if (!e->have_model) {
+				*err = serr;
+				return -1;
+			}
+			ferry_warn("git: %s (acting on %.12s meanwhile)", serr.msg, e->in_force);
+			if (e->o.metrics)
+				ferry_metrics_error(e->o.metrics, "git");
+		} else {
+			if (r.outcome == FERRY_SYNC_REFUSED || r.outcome == FERRY_SYNC_INVALID)
+				ferry_warn("commit %.12s was %s; acting on %.12s", r.acting,
+					   ferry_sync_outcome_name(r.outcome),
+					   r.in_force[0] ? r.in_force : "nothing");
+			memcpy(e->in_force, r.in_force, FERRY_SHA_HEX);
+			ferry_sync_result_release(&r);
+		}
+	}
+	if (!e->in_force[0]) {
+		return 0;
+	}
+	if ((!e->have_model || strcmp(e->model_sha, e->in_force)) &&
+	    load_model(e, e->in_force, err))
+		return -1;
+	st->in_force = true;
+	np = ferry_model_count(&e->model, FERRY_KIND_PLAN);
+	cs = ferry_xcalloc(np ? np : 1, sizeof *cs);
+	if (plan_all(e, &e->model, cs, &a, err))
+		goto out;
+	for (size_t i = 0; i < a.n && !stopping(e); i++) {
+		struct pctx *c = pctx_of(cs, np, &a.v[i]);
+
+		if (a.v[i].kind == FERRY_ACT_WAIT)
+			st->waiting++;
+		if (a.v[i].kind == FERRY_ACT_BLOCKED)
+			st->blocked++;
+		if (c && act(e, c, &a.v[i], err))
+			goto out;
+	}
+	for (size_t i = 0; i < np; i++)
+		if (cs[i].plan && (cs[i].mig || cs[i].rows.n) && plan_status(e, &cs[i], err))
+			goto out;
+	count_phases(e, cs, np, st);
+	if (commit_pending(e, false, err))
+		goto out;
+	rc = 0;
+out:
+	st->moved = e->moved;
+	st->workers = e->nw;
+	for (size_t i = 0; i < np; i++)
+		pctx_release(&cs[i]);
+	free(cs);
+	ferry_actions_release(&a);
+	return rc;
+}
+
+int ferry_engine_preview(struct ferry_engine *e, const struct ferry_model *m, bool json, char **out,
+			 struct ferry_err *err)
+{
+	struct ferry_actions a = {0};
+	size_t np = ferry_model_count(m, FERRY_KIND_PLAN);
+	struct pctx *cs = ferry_xcalloc(np ? np : 1, sizeof *cs);
+	int rc = plan_all(e, m, cs, &a, err);
+
+	if (!rc)
+		*out = json ? ferry_actions_json(&a) : ferry_actions_text(&a);
+	for (size_t i = 0; i < np; i++)
+		pctx_release(&cs[i]);
+	free(cs);
+	ferry_actions_release(&a);
+	return rc;
+}
+
+/* ---- workers' progress ------------------------------------------------------------ */
+
+static void worker_read(struct ferry_engine *e, struct worker *w)
+{
+	char buf[512];
+	ssize_t n = read(w->fd, buf, sizeof buf);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close(w->fd);
+		w->fd = -1;
+		while (waitpid(w->pid, &w->status, 0) < 0 && errno == EINTR)
+			;
+		w->exited = true;
+		e->moved = true;
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] != '\n') {
+			if (w->linelen < sizeof w->line - 1)
+				w->line[w->linelen++] = buf[i];
+			continue;
+		}
+		w->line[w->linelen] = '\0';
+		{
+			uint64_t done, total, data;
+			if (sscanf(w->line, "progress %" SCNu64 " %" SCNu64 " %" SCNu64, &done,
+				   &total, &data) == 3) {
+				w->done = done;
+				w->total = total;
+			}
+		}
+		w->linelen = 0;
+	}
+}
+
+int ferry_engine_wait(struct ferry_engine *e, int timeout_ms, int extra_fd)
+{
+	struct pollfd *p = ferry_xcalloc(e->nw + 1, sizeof *p);
+	size_t n = 0;
+	int ready = 0, rc;
+
+	for (size_t i = 0; i < e->nw; i++)
+		if (e->w[i].fd >= 0)
+			p[n++] = (struct pollfd){.fd = e->w[i].fd, .events = POLLIN};
+	if (extra_fd >= 0)
+		p[n++] = (struct pollfd){.fd = extra_fd, .events = POLLIN};
+	rc = poll(p, n, timeout_ms);
+	if (rc > 0) {
+		for (size_t k = 0; k < n; k++) {
+			if (!p[k].revents)
+				continue;
+			if (p[k].fd == extra_fd) {
+				ready = 1;
+				continue;
+			}
+			for (size_t i = 0; i < e->nw; i++)
+				if (e->w[i].fd == p[k].fd)
+					worker_read(e, &e->w[i]);
+		}
+	}
+	free(p);
+	return ready;
+}
