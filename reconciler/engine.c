@@ -1096,8 +1096,11 @@ static bool past_copy(const char *phase)
 }
 
 /* Build the plan's status files; remember them as pending when they changed. */
-static int plan_status(struct ferry_engine *e, struct pctx *c, struct ferry_err *err)
+static int plan_status(struct ferry_engine *e, struct pctx *c, const struct ferry_actions *a,
+		       struct ferry_err *err)
 {
+	struct ferry_plan_condition *conds = ferry_xcalloc(a->n ? a->n : 1, sizeof *conds);
+	size_t ncond = 0;
 	struct rows rows = {0};
 	const char *mig = c->mig ? c->mig->obj.name : NULL;
 	struct ferry_plan_status ps = {0};
@@ -1116,18 +1119,38 @@ static int plan_status(struct ferry_engine *e, struct pctx *c, struct ferry_err 
 			if (!mig || strcmp(rows.v[i].migration, mig) > 0)
 				mig = rows.v[i].migration;
 	}
-	if (!rows.n) {
+	for (size_t i = 0; i < a->n; i++) {
+		const struct ferry_action *x = &a->v[i];
+		static const char *const types[] = {
+			[FERRY_ACT_BLOCKED] = "VMBlocked",
+			[FERRY_ACT_REFUSE] = "ChangeRefused",
+			[FERRY_ACT_DRIFT] = "TargetDrift",
+		};
+
+		if (x->plan_name != c->plan->obj.name || x->plan_ns != c->plan->obj.ns ||
+		    (x->kind != FERRY_ACT_BLOCKED && x->kind != FERRY_ACT_REFUSE &&
+		     x->kind != FERRY_ACT_DRIFT))
+			continue;
+		conds[ncond++] = (struct ferry_plan_condition){
+			.type = types[x->kind],
+			.category = x->kind == FERRY_ACT_BLOCKED ? "Critical" : "Warning",
+			.vm = x->vm_name ? x->vm_name : x->vm_id,
+			.message = x->detail,
+		};
+	}
+	if (!rows.n && !c->mig) {
 		rows_release(&rows);
+		free(conds);
 		return 0;
 	}
-	vms = ferry_xcalloc(rows.n, sizeof *vms);
-	errs = ferry_xcalloc(rows.n, sizeof *errs);
+	vms = ferry_xcalloc(rows.n ? rows.n : 1, sizeof *vms);
+	errs = ferry_xcalloc(rows.n ? rows.n : 1, sizeof *errs);
 	for (size_t i = 0; i < rows.n; i++) {
 		const struct ferry_diff_row *r = &rows.v[i];
 		const struct ferry_run_vm *v = NULL;
 		struct ferry_plan_status_vm *o = &vms[n];
 
-		if (strcmp(r->migration, mig))
+		if (!mig || strcmp(r->migration, mig))
 			continue;
 		for (size_t k = 0; k < c->nvms; k++)
 			if (c->vms[k].id && !strcmp(c->vms[k].id, r->vm_id))
@@ -1166,6 +1189,8 @@ static int plan_status(struct ferry_engine *e, struct pctx *c, struct ferry_err 
 	ps.flags = c->nvms ? c->vms[0].flags : 0;
 	ps.vms = vms;
 	ps.nvms = n;
+	ps.conditions = conds;
+	ps.nconditions = ncond;
 	phase = ferry_plan_phase(&ps);
 	yaml = ferry_plan_status_yaml(&ps);
 	m = plan_mem(e, c->key);
@@ -1179,7 +1204,7 @@ static int plan_status(struct ferry_engine *e, struct pctx *c, struct ferry_err 
 			m->pending_yaml = yaml;
 			m->pending_md = md;
 			m->pending_phase = ferry_xstrdup(phase);
-			m->pending_mig = ferry_xstrdup(mig);
+			m->pending_mig = mig ? ferry_xstrdup(mig) : NULL;
 			yaml = NULL;
 			for (size_t i = 0; i < m->np; i++) {
 				free(m->p_ids[i]);
@@ -1210,6 +1235,7 @@ static int plan_status(struct ferry_engine *e, struct pctx *c, struct ferry_err 
 		free(errs[i]);
 	free(errs);
 	free(vms);
+	free(conds);
 	rows_release(&rows);
 	return 0;
 }
@@ -1465,7 +1491,7 @@ int ferry_engine_pass(struct ferry_engine *e, bool force, struct ferry_pass_stat
 			goto out;
 	}
 	for (size_t i = 0; i < np; i++)
-		if (cs[i].plan && (cs[i].mig || cs[i].rows.n) && plan_status(e, &cs[i], err))
+		if (cs[i].plan && (cs[i].mig || cs[i].rows.n) && plan_status(e, &cs[i], &a, err))
 			goto out;
 	count_phases(e, cs, np, st);
 	if (commit_pending(e, false, err))

@@ -103,6 +103,13 @@ char *ferry_plan_status_yaml(const struct ferry_plan_status *p)
 		      : !strcmp(phase, "Pending") ? "Ready"
 						  : phase,
 		      !strcmp(phase, "Failed") ? "Critical" : "Advisory");
+	for (size_t i = 0; i < p->nconditions; i++) {
+		const struct ferry_plan_condition *c = &p->conditions[i];
+		ferry_sb_addf(&sb, "  - type: %s\n    status: \"True\"\n    category: %s\n",
+			      c->type, c->category);
+		yaml_kv(&sb, "    ", "vm", c->vm);
+		yaml_kv(&sb, "    ", "message", c->message);
+	}
 	ferry_sb_adds(&sb, p->nvms ? "  vms:\n" : "  vms: []\n");
 	for (size_t i = 0; i < p->nvms; i++) {
 		const struct ferry_plan_status_vm *vm = &p->vms[i];
@@ -201,6 +208,17 @@ char *ferry_plan_status_md(const struct ferry_plan_status *p)
 		duration(&sb, vm->started, vm->ended);
 		ferry_sb_adds(&sb, " | ");
 		md_cell(&sb, vm->error);
+		ferry_sb_adds(&sb, " |\n");
+	}
+	if (p->nconditions)
+		ferry_sb_adds(&sb,
+			      "\n| Category | Condition | VM | Message |\n|---|---|---|---|\n");
+	for (size_t i = 0; i < p->nconditions; i++) {
+		const struct ferry_plan_condition *c = &p->conditions[i];
+		ferry_sb_addf(&sb, "| %s | %s | ", c->category, c->type);
+		md_cell(&sb, c->vm);
+		ferry_sb_adds(&sb, " | ");
+		md_cell(&sb, c->message);
 		ferry_sb_adds(&sb, " |\n");
 	}
 	return ferry_sb_detach(&sb);

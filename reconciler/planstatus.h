@@ -19,6 +19,15 @@ struct ferry_plan_status_vm {
 	const char *error_phase;	  /* the phase it failed in */
 };
 
+/* Something about one VM that the plan's owner must see: it cannot start,
+ * a change to it was refused, its target drifted. */
+struct ferry_plan_condition {
+	const char *type;     /* "VMBlocked", "ChangeRefused", "TargetDrift", ... */
+	const char *category; /* "Critical", "Warning", "Advisory" (Forklift's) */
+	const char *vm;	      /* the VM's name */
+	const char *message;
+};
+
 struct ferry_plan_status {
 	const char *ns, *name;
 	const char *migration;	   /* the Migration running it, or NULL */
@@ -27,6 +36,8 @@ struct ferry_plan_status {
 	unsigned flags; /* FERRY_IT_* common to the plan's VMs */
 	const struct ferry_plan_status_vm *vms;
 	size_t nvms;
+	const struct ferry_plan_condition *conditions;
+	size_t nconditions;
 };
 
 /* "Pending" (no VM started), "Running", "Succeeded" (all Completed),

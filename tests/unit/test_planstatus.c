@@ -23,14 +23,16 @@ static const struct ferry_plan_status_vm vms[] = {
 
 static struct ferry_plan_status plan(size_t n)
 {
-	struct ferry_plan_status p = {"ns",
-				      "wave-1",
-				      "wave-1-run",
-				      "0123456789abcdef0123",
-				      FERRY_ITINERARY_COLD,
-				      FERRY_IT_POWER | FERRY_IT_CONVERT,
-				      vms,
-				      n};
+	struct ferry_plan_status p = {
+		.ns = "ns",
+		.name = "wave-1",
+		.migration = "wave-1-run",
+		.source_commit = "0123456789abcdef0123",
+		.kind = FERRY_ITINERARY_COLD,
+		.flags = FERRY_IT_POWER | FERRY_IT_CONVERT,
+		.vms = vms,
+		.nvms = n,
+	};
 	return p;
 }
 
@@ -117,12 +119,37 @@ static void test_md(void **state)
 	free(m);
 }
 
+static void test_conditions(void **state)
+{
+	static const struct ferry_plan_condition conds[] = {
+		{"VMBlocked", "Critical", "app-7", "NIC on network \"DMZ\", which is not mapped"},
+		{"TargetDrift", "Warning", "web|2", "deleted outside ferry"},
+	};
+	struct ferry_plan_status p = plan(1);
+	char *y, *m;
+	(void)state;
+
+	p.conditions = conds;
+	p.nconditions = 2;
+	y = ferry_plan_status_yaml(&p);
+	assert_non_null(strstr(y, "  - type: VMBlocked\n    status: \"True\"\n    category: "
+				  "Critical\n    vm: \"app-7\"\n    message: \"NIC on network "
+				  "\\\"DMZ\\\", which is not mapped\"\n"));
+	assert_non_null(strstr(y, "  - type: TargetDrift\n"));
+	m = ferry_plan_status_md(&p);
+	assert_non_null(strstr(m, "| Category | Condition | VM | Message |\n"));
+	assert_non_null(strstr(m, "| Warning | TargetDrift | web\\|2 | deleted outside ferry |\n"));
+	free(y);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_phase),
 		cmocka_unit_test(test_yaml),
 		cmocka_unit_test(test_md),
+		cmocka_unit_test(test_conditions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
