@@ -233,14 +233,13 @@ int ferry_cmd_diff(int argc, char **argv)
 			if (ferry_git_fetch_rev(g, rev, sha, &err))
 				goto fail;
 		} else {
-			struct ferry_sync_result r;
-			/* what is in force now: sync without acting */
-			if (ferry_sync_once(&cfg, g, false, &r, &err))
-				goto fail;
-			memcpy(sha, r.in_force, FERRY_SHA_HEX);
-			ferry_sync_result_release(&r);
+			/* what is in force now, as the last pass left it: a diff
+			 * changes nothing, not even the repository cache */
+			ferry_sync_in_force(&cfg, sha);
 			if (!sha[0]) {
-				fprintf(stderr, "ferry diff: no commit is in force yet\n");
+				fprintf(stderr, "ferry diff: no commit is in force yet (run `ferry "
+						"sync` or `ferry reconcile --once` first, or give "
+						"--rev or DIR)\n");
 				rc = FERRY_EXIT_NOT_OK;
 				goto out;
 			}

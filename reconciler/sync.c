@@ -106,6 +106,14 @@ static void state_read(const struct ferry_config *c, struct sync_state *st)
 	free(path);
 }
 
+void ferry_sync_in_force(const struct ferry_config *c, char sha[FERRY_SHA_HEX])
+{
+	struct sync_state st;
+
+	state_read(c, &st);
+	memcpy(sha, st.in_force, FERRY_SHA_HEX);
+}
+
 static int state_write(const struct ferry_config *c, const struct sync_state *st,
 		       struct ferry_err *err)
 {

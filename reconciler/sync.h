@@ -58,6 +58,10 @@ int ferry_sync_pass(const struct ferry_config *c, struct ferry_git *g, bool forc
  * descriptor, or -1 with FERRY_E_CONFLICT when another process holds it. */
 int ferry_data_dir_lock(const struct ferry_config *c, struct ferry_err *err);
 
+/* The commit in force as the last pass left it ("" when none), without
+ * touching the network or the repository. */
+void ferry_sync_in_force(const struct ferry_config *c, char sha[FERRY_SHA_HEX]);
+
 /* After a successful ferry_sync_once (a failed one leaves nothing to free). */
 void ferry_sync_result_release(struct ferry_sync_result *r);
 
