@@ -332,6 +332,29 @@ static char *webhook_secret(const struct ferry_config *cfg, struct ferry_err *er
 	return out;
 }
 
+/* The engine and the HTTP server of a daemon with configuration cfg. */
+static int daemon_start(const struct ferry_config *cfg, struct daemon *d, const char *secret,
+			struct ferry_engine **e, struct ferry_httpd **h, struct ferry_err *err)
+{
+	struct ferry_engine_opts o = {
+		.cfg = cfg,
+		.mode = FERRY_ENGINE_ACT,
+		.stop = &stop_requested,
+		.metrics = d->metrics,
+		.verbose = true,
+	};
+	struct ferry_httpd_opts ho = {
+		.listen = cfg->daemon.listen,
+		.webhook_secret = secret,
+		.metrics = d->metrics,
+		.trigger = on_webhook,
+		.ready = is_ready,
+		.arg = d,
+	};
+
+	return ferry_engine_open(e, &o, err) || ferry_httpd_start(h, &ho, err) ? -1 : 0;
+}
+
 #define RUN_USAGE "usage: ferry run [-c ferry.ini]\n"
 
 int ferry_cmd_run(int argc, char **argv)
@@ -377,22 +400,7 @@ int ferry_cmd_run(int argc, char **argv)
 	if (failed)
 		goto fail;
 	{
-		struct ferry_engine_opts o = {
-			.cfg = &cfg,
-			.mode = FERRY_ENGINE_ACT,
-			.stop = &stop_requested,
-			.metrics = d.metrics,
-			.verbose = true,
-		};
-		struct ferry_httpd_opts ho = {
-			.listen = cfg.daemon.listen,
-			.webhook_secret = secret,
-			.metrics = d.metrics,
-			.trigger = on_webhook,
-			.ready = is_ready,
-			.arg = &d,
-		};
-		if (ferry_engine_open(&e, &o, &err) || ferry_httpd_start(&h, &ho, &err))
+		if (daemon_start(&cfg, &d, secret, &e, &h, &err))
 			goto fail;
 		printf("ferry run: listening on %s (port %u); polling %s every %u ms\n",
 		       cfg.daemon.listen, ferry_httpd_port(h), cfg.repo.url,
@@ -428,23 +436,7 @@ int ferry_cmd_run(int argc, char **argv)
 				cfg = fresh;
 				free(secret);
 				secret = fresh_secret;
-				struct ferry_engine_opts o = {
-					.cfg = &cfg,
-					.mode = FERRY_ENGINE_ACT,
-					.stop = &stop_requested,
-					.metrics = d.metrics,
-					.verbose = true,
-				};
-				struct ferry_httpd_opts ho = {
-					.listen = cfg.daemon.listen,
-					.webhook_secret = secret,
-					.metrics = d.metrics,
-					.trigger = on_webhook,
-					.ready = is_ready,
-					.arg = &d,
-				};
-				if (ferry_engine_open(&e, &o, &err) ||
-				    ferry_httpd_start(&h, &ho, &err))
+				if (daemon_start(&cfg, &d, secret, &e, &h, &err))
 					goto fail;
 				ferry_info("SIGHUP: configuration reloaded from %s", cfg.path);
 			}
