@@ -50,6 +50,8 @@ struct ferry_vm {
 	char *power_state; /* "On", "Off" (OVA: always "Off") */
 	char *os_type;	   /* as the source describes the guest, or NULL */
 	char *source;	   /* where it came from (OVA: the .ova or .ovf path) */
+	char *host;	   /* the budget key within the provider (vSphere: its ESXi host);
+			    * NULL: the provider as a whole (OVA: the share) */
 	struct ferry_vm_disk *disks;
 	size_t ndisks;
 	struct ferry_vm_nic *nics;
@@ -116,5 +118,13 @@ struct ferry_source_ops {
 /* The driver for a Provider type, or NULL (the message of err says which
  * types exist, and whether the one asked for is planned). */
 const struct ferry_source_ops *ferry_source_driver(const char *type, struct ferry_err *err);
+
+/* For tests and benchmarks: make ops the driver of ops->type for the rest
+ * of the process, ahead of the built-in drivers (the schema accepts only
+ * Forklift's provider types, so a fake source takes one of their names).
+ * Call before any engine opens; not thread-safe; ops is borrowed and must
+ * outlive every use. Registering a type again replaces it. Returns 0, or
+ * -1 when the table (8 types) is full. */
+int ferry_source_driver_register(const struct ferry_source_ops *ops);
 
 #endif

@@ -32,6 +32,7 @@ static void vm_release(struct ferry_vm *vm)
 	free(vm->power_state);
 	free(vm->os_type);
 	free(vm->source);
+	free(vm->host);
 	free(vm->export_source);
 }
 

@@ -472,7 +472,11 @@ int ferry_cmd_run(int argc, char **argv)
 			double wait = next - ferry_monotonic();
 			int ms = wait <= 0 ? 0 : wait > 1 ? 1000 : (int)(wait * 1000);
 
-			if (ferry_engine_wait(e, ms, wake_pipe[0]) == 1) {
+			int woke = ferry_engine_wait(e, ms, wake_pipe[0]);
+
+			if (woke & FERRY_WAIT_WORKER)
+				next = 0.5; /* a copy finished: move its VM on now */
+			if (woke & FERRY_WAIT_FD) {
 				char buf[64];
 				bool hook = false;
 				ssize_t n;

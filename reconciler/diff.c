@@ -46,6 +46,8 @@ static struct ferry_action *add(struct ferry_actions *out, const struct ferry_di
 	return a;
 }
 
+static size_t vm_of(const struct ferry_diff_plan *p, const struct ferry_diff_row *r);
+
 static struct ferry_action *add_row(struct ferry_actions *out, const struct ferry_diff_plan *p,
 				    enum ferry_action_kind kind, const struct ferry_diff_row *r)
 {
@@ -54,15 +56,20 @@ static struct ferry_action *add_row(struct ferry_actions *out, const struct ferr
 	a->vm_id = r->vm_id;
 	a->vm_name = r->vm_name;
 	a->phase = r->phase;
+	a->vm = vm_of(p, r);
+	if (a->vm != SIZE_MAX) {
+		const struct ferry_run_vm *v = &p->vms[a->vm];
+		a->warm = v->kind == FERRY_ITINERARY_WARM;
+		a->disks = v->src ? (unsigned)v->src->ndisks : 0;
+		a->host = v->src && v->src->host ? v->src->host : "";
+	}
 	return a;
 }
 
-bool ferry_phase_copies(const char *phase)
+bool ferry_phase_copies(enum ferry_itinerary_kind kind, const char *phase)
 {
-	const struct ferry_phase *ph = ferry_itinerary_phase(FERRY_ITINERARY_WARM, phase);
+	const struct ferry_phase *ph = ferry_itinerary_phase(kind, phase);
 
-	if (!ph)
-		ph = ferry_itinerary_phase(FERRY_ITINERARY_COLD, phase);
 	return ph && (!strcmp(ph->step, "DiskTransfer") || !strcmp(ph->step, "Cutover"));
 }
 
@@ -124,31 +131,43 @@ static bool in_loop(const char *phase)
 	return false;
 }
 
+/* Is row r about VM v? By id; by name when v has none (a VM the plan
+ * lists by name and the inventory no longer has). */
+static bool row_is(const struct ferry_diff_row *r, const struct ferry_run_vm *v)
+{
+	if (v->id)
+		return !strcmp(r->vm_id, v->id);
+	return v->name && r->vm_name && !strcmp(r->vm_name, v->name);
+}
+
 static const struct ferry_diff_row *find_row(const struct ferry_diff_plan *p, const char *mig,
-					     const char *vm_id)
+					     const struct ferry_run_vm *v)
 {
 	for (size_t i = 0; i < p->nrows; i++)
-		if (!strcmp(p->rows[i].migration, mig) && vm_id && !strcmp(p->rows[i].vm_id, vm_id))
+		if (!strcmp(p->rows[i].migration, mig) && row_is(&p->rows[i], v))
 			return &p->rows[i];
 	return NULL;
 }
 
+/* Completed by an earlier run, and still there: a re-run skips it (one
+ * whose target VM was deleted migrates again). */
 static const struct ferry_diff_row *completed_before(const struct ferry_diff_plan *p,
-						     const char *mig, const char *vm_id)
+						     const char *mig, const struct ferry_run_vm *v)
 {
 	for (size_t i = 0; i < p->nrows; i++)
-		if (strcmp(p->rows[i].migration, mig) && vm_id &&
-		    !strcmp(p->rows[i].vm_id, vm_id) && !strcmp(p->rows[i].phase, "Completed"))
+		if (strcmp(p->rows[i].migration, mig) && row_is(&p->rows[i], v) &&
+		    !strcmp(p->rows[i].phase, "Completed") && !p->rows[i].target_missing)
 			return &p->rows[i];
 	return NULL;
 }
 
-static bool in_plan(const struct ferry_diff_plan *p, const char *vm_id)
+/* The plan's VM of row r, or SIZE_MAX. */
+static size_t vm_of(const struct ferry_diff_plan *p, const struct ferry_diff_row *r)
 {
 	for (size_t i = 0; i < p->nvms; i++)
-		if (p->vms[i].id && !strcmp(p->vms[i].id, vm_id))
-			return true;
-	return false;
+		if (row_is(r, &p->vms[i]))
+			return i;
+	return SIZE_MAX;
 }
 
 static void drift(struct ferry_actions *out, const struct ferry_diff_plan *p,
@@ -199,7 +218,7 @@ void ferry_diff_plan(const struct ferry_diff_plan *p, int64_t now, struct ferry_
 
 	for (size_t i = 0; i < p->nvms; i++) {
 		const struct ferry_run_vm *v = &p->vms[i];
-		const struct ferry_diff_row *r = find_row(p, mig, v->id);
+		const struct ferry_diff_row *r = find_row(p, mig, v);
 		const struct ferry_diff_row *done;
 		struct ferry_action *a;
 
@@ -214,15 +233,17 @@ void ferry_diff_plan(const struct ferry_diff_plan *p, int64_t now, struct ferry_
 				a->vm = i;
 				continue;
 			}
-			if (r->hash && strcmp(r->hash, v->hash))
-				add_row(out, p, FERRY_ACT_REFUSE, r)->detail =
-					ferry_xasprintf("its mapping changed while it runs (%s: "
-							"%s); it carries on as "
-							"it started",
-							v->problem ? "now" : "target",
-							v->problem ? v->problem
-								   : "disks, "
-								     "networks or names differ");
+			if (r->hash && strcmp(r->hash, v->hash)) {
+				/* the change is not applied: the VM holds where it is
+				 * (a running copy finishes) until Git says again what
+				 * it started with, or the Migration cancels it */
+				add_row(out, p, FERRY_ACT_REFUSE, r)->detail = ferry_xasprintf(
+					"its mapping changed while it runs (%s); it stays in %s "
+					"until the change is reverted or the Migration cancels it",
+					v->problem ? v->problem : "disks, networks or names differ",
+					r->phase);
+				continue;
+			}
 			if (v->kind == FERRY_ITINERARY_WARM && in_loop(r->phase) &&
 			    cutover_due(p->mig, v, now)) {
 				a = add_row(out, p, FERRY_ACT_CUTOVER, r);
@@ -230,11 +251,9 @@ void ferry_diff_plan(const struct ferry_diff_plan *p, int64_t now, struct ferry_
 			} else {
 				a = add_row(out, p, FERRY_ACT_CONTINUE, r);
 			}
-			a->vm = i;
-			a->disks = v->src ? (unsigned)v->src->ndisks : 0;
 			continue;
 		}
-		if ((done = completed_before(p, mig, v->id))) {
+		if ((done = completed_before(p, mig, v))) {
 			a = add(out, p, FERRY_ACT_SKIP, mig);
 			a->vm_id = v->id;
 			a->vm_name = v->name;
@@ -250,6 +269,8 @@ void ferry_diff_plan(const struct ferry_diff_plan *p, int64_t now, struct ferry_
 		a->vm_id = v->id;
 		a->vm_name = v->name;
 		a->vm = i;
+		a->warm = v->kind == FERRY_ITINERARY_WARM;
+		a->host = v->src && v->src->host ? v->src->host : "";
 		if (a->kind == FERRY_ACT_CANCEL) {
 			a->detail = ferry_xstrdup("listed in the Migration's spec.cancel before it "
 						  "started");
@@ -273,7 +294,7 @@ void ferry_diff_plan(const struct ferry_diff_plan *p, int64_t now, struct ferry_
 		const struct ferry_diff_row *r = &p->rows[i];
 
 		if (!strcmp(r->migration, mig) && !ferry_phase_is_final(r->phase) &&
-		    !in_plan(p, r->vm_id))
+		    vm_of(p, r) == SIZE_MAX)
 			add_row(out, p, FERRY_ACT_REFUSE, r)->detail =
 				ferry_xasprintf("removed from the plan while it runs; it stays in "
 						"%s until the plan "
@@ -291,8 +312,12 @@ void ferry_diff_schedule(struct ferry_actions *a, unsigned default_budget,
 
 	for (size_t i = 0; i < a->n; i++) {
 		struct ferry_action *x = &a->v[i];
-		bool running = (x->kind == FERRY_ACT_CONTINUE || x->kind == FERRY_ACT_CUTOVER) &&
-			       ferry_phase_copies(x->phase);
+		/* a VM held by a refused change may still be copying */
+		bool running =
+			(x->kind == FERRY_ACT_CONTINUE || x->kind == FERRY_ACT_CUTOVER ||
+			 (x->kind == FERRY_ACT_REFUSE && x->phase)) &&
+			ferry_phase_copies(x->warm ? FERRY_ITINERARY_WARM : FERRY_ITINERARY_COLD,
+					   x->phase);
 
 		if (x->kind != FERRY_ACT_START && !running)
 			continue;

@@ -14,8 +14,12 @@
  *     vmCutover time has passed (a past time means now);
  *   - spec.archived: the run's temporary objects are removed, VMs still
  *     running are canceled, nothing new starts;
- *   - a running VM whose mapping changed in Git is refused (it continues
- *     as it started); a running VM removed from the plan continues too;
+ *   - a change to a running VM's mapping in Git is refused: the VM holds
+ *     in its phase (a copy under way finishes) until the change is
+ *     reverted or the Migration cancels it; a running VM removed from the
+ *     plan holds the same way;
+ *   - a VM whose target was deleted after it completed migrates again in
+ *     a re-run (a new Migration name);
  *   - a completed VM whose target VM is gone is reported as drift, never
  *     recreated behind the user's back.
  */
@@ -55,6 +59,7 @@ struct ferry_action {
 	/* for the scheduler */
 	const char *provider, *host;
 	unsigned disks;
+	bool warm; /* its itinerary (for which phases copy) */
 };
 
 struct ferry_actions {
@@ -91,8 +96,9 @@ void ferry_diff_plan(const struct ferry_diff_plan *p, int64_t now, struct ferry_
 void ferry_diff_schedule(struct ferry_actions *a, unsigned default_budget,
 			 const struct ferry_sched_limit *limits, size_t nlimits);
 
-/* Is phase one where a VM copies disks (counts against its host's budget)? */
-bool ferry_phase_copies(const char *phase);
+/* Is phase one where a VM of that itinerary copies disks (counts against
+ * its host's budget)? */
+bool ferry_phase_copies(enum ferry_itinerary_kind kind, const char *phase);
 
 /* `ferry diff` output: the text people read, and JSON. Caller frees. */
 char *ferry_actions_text(const struct ferry_actions *a);

@@ -1184,8 +1184,7 @@ static int plan_status(struct ferry_engine *e, struct pctx *c, const struct ferr
 	ps.name = c->plan->obj.name;
 	ps.migration = mig;
 	ps.source_commit = e->in_force;
-	ps.kind = c->plan->spec.warm.set && c->plan->spec.warm.v ? FERRY_ITINERARY_WARM
-								 : FERRY_ITINERARY_COLD;
+	ps.kind = ferry_plan_kind(c->plan);
 	ps.flags = c->nvms ? c->vms[0].flags : 0;
 	ps.vms = vms;
 	ps.nvms = n;
@@ -1567,6 +1566,7 @@ int ferry_engine_wait(struct ferry_engine *e, int timeout_ms, int extra_fd)
 	size_t n = 0;
 	int ready = 0, rc;
 
+	e->moved = false;
 	for (size_t i = 0; i < e->nw; i++)
 		if (e->w[i].fd >= 0)
 			p[n++] = (struct pollfd){.fd = e->w[i].fd, .events = POLLIN};
@@ -1587,5 +1587,5 @@ int ferry_engine_wait(struct ferry_engine *e, int timeout_ms, int extra_fd)
 		}
 	}
 	free(p);
-	return ready;
+	return ready | (e->moved ? FERRY_WAIT_WORKER : 0);
 }

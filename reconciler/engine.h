@@ -62,7 +62,10 @@ int ferry_engine_pass(struct ferry_engine *e, bool force, struct ferry_pass_stat
 		      struct ferry_err *err);
 
 /* Wait up to timeout_ms for worker progress or exit, or for extra_fd (-1:
- * none) to become readable; returns 1 when extra_fd is readable. */
+ * none) to become readable. Returns FERRY_WAIT_FD when extra_fd is
+ * readable, FERRY_WAIT_WORKER when a worker finished (a pass should run
+ * now), both, or 0. */
+enum { FERRY_WAIT_FD = 1, FERRY_WAIT_WORKER = 2 };
 int ferry_engine_wait(struct ferry_engine *e, int timeout_ms, int extra_fd);
 
 /* Write the status commits still pending (the end of `reconcile --once`,

@@ -378,10 +378,10 @@ int ferry_httpd_start(struct ferry_httpd **out, const struct ferry_httpd_opts *o
 	h->port = port;
 	h->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-		handle, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)FERRY_HTTPD_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)FERRY_HTTPD_MAX_CONNECTIONS, MHD_OPTION_NOTIFY_COMPLETED, completed,
-		h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_END);
+		handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_LISTEN_SOCKET,
+		(MHD_socket)fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)FERRY_HTTPD_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)FERRY_HTTPD_MAX_CONNECTIONS,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_END);
 	if (!h->daemon) {
 		close(fd);
 		ferry_httpd_stop(h);

@@ -245,6 +245,15 @@ static void hash_mapping(struct ferry_run_vm *v)
 	ferry_sb_release(&sb);
 }
 
+enum ferry_itinerary_kind ferry_plan_kind(const struct ferry_plan *plan)
+{
+	if (plan->spec.type.v)
+		return !strcmp(plan->spec.type.v, "warm") ? FERRY_ITINERARY_WARM
+							  : FERRY_ITINERARY_COLD;
+	return plan->spec.warm.set && plan->spec.warm.v ? FERRY_ITINERARY_WARM
+							: FERRY_ITINERARY_COLD;
+}
+
 void ferry_resolve_vm(const struct ferry_model *m, const struct ferry_plan *plan, size_t i,
 		      const struct ferry_inventory *inv, bool power, struct ferry_run_vm *out)
 {
@@ -261,8 +270,7 @@ void ferry_resolve_vm(const struct ferry_model *m, const struct ferry_plan *plan
 	v->pvm = pvm;
 	v->id = pvm->id.v;
 	v->name = pvm->name.v;
-	v->kind = plan->spec.warm.set && plan->spec.warm.v ? FERRY_ITINERARY_WARM
-							   : FERRY_ITINERARY_COLD;
+	v->kind = ferry_plan_kind(plan);
 	for (size_t h = 0; h < pvm->hooks.len; h++) {
 		const struct ferry_plan_hook *hk = FERRY_AT(pvm->hooks, struct ferry_plan_hook, h);
 		if (hk->step.v && !strcmp(hk->step.v, "PreHook"))

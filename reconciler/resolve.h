@@ -33,6 +33,10 @@ struct ferry_run_vm {
 	size_t nowned, owned_cap;
 };
 
+/* Warm or cold: spec.type (cold, warm; live and conversion run cold
+ * here), else the deprecated spec.warm. */
+enum ferry_itinerary_kind ferry_plan_kind(const struct ferry_plan *plan);
+
 /* Resolve VM i of plan (of model m) against inv, for a source whose driver
  * can (power) or cannot change power state. */
 void ferry_resolve_vm(const struct ferry_model *m, const struct ferry_plan *plan, size_t i,
