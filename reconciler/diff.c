@@ -180,6 +180,22 @@ static void drift(struct ferry_actions *out, const struct ferry_diff_plan *p,
 			"again)");
 }
 
+const struct ferry_migration *ferry_plan_migration(const struct ferry_model *m,
+						   const struct ferry_plan *p)
+{
+	const struct ferry_migration *found = NULL;
+
+	for (size_t i = 0; i < ferry_model_count(m, FERRY_KIND_MIGRATION); i++) {
+		const struct ferry_migration *mg = &ferry_model_migrations(m)[i];
+		const struct ferry_ref *r = &mg->spec.plan;
+		const char *ns = r->namespace_.v ? r->namespace_.v : mg->obj.ns;
+
+		if (r->name.v && !strcmp(r->name.v, p->obj.name) && !strcmp(ns, p->obj.ns))
+			found = mg;
+	}
+	return found;
+}
+
 void ferry_diff_plan(const struct ferry_diff_plan *p, int64_t now, struct ferry_actions *out)
 {
 	const struct ferry_plan *plan = p->plan;

@@ -87,6 +87,11 @@ struct ferry_diff_plan {
 	bool archive_done; /* its temporary objects are already gone */
 };
 
+/* The Migration that runs plan p: the last one (in file order) that
+ * references it, or NULL. */
+const struct ferry_migration *ferry_plan_migration(const struct ferry_model *m,
+						   const struct ferry_plan *p);
+
 /* Append the plan's actions to out (before scheduling: every VM that could
  * start is a START). now is Unix seconds, for cutover times. */
 void ferry_diff_plan(const struct ferry_diff_plan *p, int64_t now, struct ferry_actions *out);

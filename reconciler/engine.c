@@ -424,24 +424,6 @@ struct pctx {
 	bool archive_done;
 };
 
-/* The Migration that runs plan p: the last one (in file order) that
- * references it. */
-static const struct ferry_migration *migration_of(const struct ferry_model *m,
-						  const struct ferry_plan *p)
-{
-	const struct ferry_migration *found = NULL;
-
-	for (size_t i = 0; i < ferry_model_count(m, FERRY_KIND_MIGRATION); i++) {
-		const struct ferry_migration *mg = &ferry_model_migrations(m)[i];
-		const struct ferry_ref *r = &mg->spec.plan;
-		const char *ns = r->namespace_.v ? r->namespace_.v : mg->obj.ns;
-
-		if (r->name.v && !strcmp(r->name.v, p->obj.name) && !strcmp(ns, p->obj.ns))
-			found = mg;
-	}
-	return found;
-}
-
 static void pctx_release(struct pctx *c)
 {
 	for (size_t i = 0; i < c->nvms; i++)
@@ -465,7 +447,7 @@ static int pctx_load(struct ferry_engine *e, const struct ferry_model *m,
 	memset(c, 0, sizeof *c);
 	c->plan = p;
 	c->key = plan_key(p);
-	c->mig = migration_of(m, p);
+	c->mig = ferry_plan_migration(m, p);
 	c->provider = ferry_xasprintf("%s/%s", r->namespace_.v ? r->namespace_.v : p->obj.ns,
 				      r->name.v ? r->name.v : "");
 	if (ferry_journal_each_vm(e->j, c->key, NULL, collect_row, &c->rows, err))

@@ -287,23 +287,6 @@ static int parse_budget(struct golden *g, char *text)
 	return 0;
 }
 
-/* As engine.c's migration_of: the last Migration that references p. */
-static const struct ferry_migration *migration_of(const struct ferry_model *m,
-						  const struct ferry_plan *p)
-{
-	const struct ferry_migration *found = NULL;
-
-	for (size_t i = 0; i < ferry_model_count(m, FERRY_KIND_MIGRATION); i++) {
-		const struct ferry_migration *mg = &ferry_model_migrations(m)[i];
-		const struct ferry_ref *r = &mg->spec.plan;
-		const char *ns = r->namespace_.v ? r->namespace_.v : mg->obj.ns;
-
-		if (r->name.v && !strcmp(r->name.v, p->obj.name) && !strcmp(ns, p->obj.ns))
-			found = mg;
-	}
-	return found;
-}
-
 static const struct ferry_inventory *inventory_of(const struct golden *g, const char *provider)
 {
 	const struct ferry_inventory *all = NULL;
@@ -331,7 +314,7 @@ static int diff_plan(struct golden *g, const struct ferry_plan *p, struct gplan 
 		     struct ferry_actions *a)
 {
 	const struct ferry_ref *src = &p->spec.provider.source;
-	const struct ferry_migration *mig = migration_of(&g->m, p);
+	const struct ferry_migration *mig = ferry_plan_migration(&g->m, p);
 	const struct ferry_inventory *inv;
 	bool archive_done = false;
 
