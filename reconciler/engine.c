@@ -410,6 +410,14 @@ static void op_id(const char *plan, const char *mig, const char *vm_id, const ch
 	ferry_journal_op_id(&k, kind, 0, out);
 }
 
+/* The operation that copies disk d of a VM: its kind and id. */
+static void copy_op(const char *plan, const char *mig, const char *vm_id, size_t d, char kind[32],
+		    char id[32])
+{
+	snprintf(kind, 32, "copy-disk-%zu", d);
+	op_id(plan, mig, vm_id, kind, id);
+}
+
 /* ---- one plan in one pass ----------------------------------------------- */
 
 struct pctx {
@@ -744,13 +752,11 @@ static enum hres h_copy(struct vctx *x)
 		struct ferry_jop op;
 		struct worker *w;
 
-		snprintf(kind, sizeof kind, "copy-disk-%zu", i);
-		op_id(x->k.plan, x->k.migration, x->k.vm_id, kind, id);
+		copy_op(x->k.plan, x->k.migration, x->k.vm_id, i, kind, id);
 		if (ferry_journal_op(e->j, id, &op, &err))
 			return fail(x, "journal: %s", err.msg);
 		if (op.state == FERRY_OP_DONE)
 			continue;
-		all = false;
 		w = find_worker(e, x->k.plan, x->k.migration, x->k.vm_id, i);
 		if (w && w->exited && w->fd < 0) {
 			char msg[FERRY_ERR_MSG_MAX];
@@ -770,8 +776,10 @@ static enum hres h_copy(struct vctx *x)
 			e->moved = true;
 			continue;
 		}
-		if (w)
-			continue; /* still copying */
+		if (w) {
+			all = false; /* still copying */
+			continue;
+		}
 		if (op.state == FERRY_OP_STARTED && copy_finished_before(e, id)) {
 			/* it finished, then we died before writing that down */
 			if (ferry_journal_op_end(e->j, id, true, "copied", &err))
@@ -784,20 +792,9 @@ static enum hres h_copy(struct vctx *x)
 			return fail(x, "journal: %s", err.msg);
 		if (spawn_copy(x, i, id, &err))
 			return fail(x, "copying disk %zu: %s", i, err.msg);
+		all = false;
 	}
-	if (!all) {
-		/* a disk finished in this loop may have been the last one */
-		for (size_t i = 0; i < x->v->src->ndisks; i++) {
-			char kind[32], id[32];
-			struct ferry_jop op;
-
-			snprintf(kind, sizeof kind, "copy-disk-%zu", i);
-			op_id(x->k.plan, x->k.migration, x->k.vm_id, kind, id);
-			if (ferry_journal_op(e->j, id, &op, NULL) || op.state != FERRY_OP_DONE)
-				return H_WAIT;
-		}
-	}
-	return H_DONE;
+	return all ? H_DONE : H_WAIT;
 }
 
 static enum hres h_create_vm(struct vctx *x)
@@ -975,8 +972,7 @@ static int archive_plan(struct ferry_engine *e, struct pctx *c, struct ferry_err
 			struct ferry_jop op;
 			const char *ext[] = {"ckpt", "json", "log"};
 
-			snprintf(kind, sizeof kind, "copy-disk-%zu", d);
-			op_id(c->key, c->rows.v[i].migration, c->rows.v[i].vm_id, kind, oid);
+			copy_op(c->key, c->rows.v[i].migration, c->rows.v[i].vm_id, d, kind, oid);
 			if (ferry_journal_op(e->j, oid, &op, NULL) || op.state == FERRY_OP_NONE)
 				break;
 			for (size_t x = 0; x < 3; x++) {
@@ -1061,8 +1057,7 @@ static uint64_t copied(struct ferry_engine *e, const struct pctx *c, const char 
 		struct ferry_jop op;
 		const struct worker *w;
 
-		snprintf(kind, sizeof kind, "copy-disk-%zu", d);
-		op_id(c->key, mig, v->id, kind, id);
+		copy_op(c->key, mig, v->id, d, kind, id);
 		if (!ferry_journal_op(e->j, id, &op, NULL) && op.state == FERRY_OP_DONE)
 			done += v->src->disks[d].capacity;
 		else if ((w = find_worker(e, c->key, mig, v->id, d)))
