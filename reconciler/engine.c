@@ -1072,9 +1072,41 @@ static bool past_copy(const char *phase)
 	       !strcmp(phase, "PostHook") || !strcmp(phase, "Completed");
 }
 
-/* Build the plan's status files; remember them as pending when they changed. */
+/* VMs of the runs in force by phase, for the pass's stats and metrics. */
+struct phase_counts {
+	const char *names[64]; /* static strings: the itinerary's names */
+	size_t counts[64], n;
+};
+
+static void count_phase(struct phase_counts *pc, struct ferry_pass_stats *st, const char *ph)
+{
+	size_t k;
+
+	if (!strcmp(ph, "Failed"))
+		st->failed++;
+	else if (!strcmp(ph, "Completed"))
+		st->completed++;
+	else if (!strcmp(ph, "Canceled"))
+		st->canceled++;
+	else
+		st->active++;
+	for (k = 0; k < pc->n && strcmp(pc->names[k], ph); k++)
+		;
+	if (k == pc->n && pc->n < 64) {
+		const struct ferry_phase *p = ferry_itinerary_phase(FERRY_ITINERARY_WARM, ph);
+		if (!p)
+			p = ferry_itinerary_phase(FERRY_ITINERARY_COLD, ph);
+		pc->names[pc->n] = p ? p->name : !strcmp(ph, "Failed") ? "Failed" : "Canceled";
+		pc->counts[pc->n++] = 0;
+	}
+	if (k < 64)
+		pc->counts[k]++;
+}
+
+/* Build the plan's status files; remember them as pending when they
+ * changed. The VMs of a run in force are counted into pc and st. */
 static int plan_status(struct ferry_engine *e, struct pctx *c, const struct ferry_actions *a,
-		       struct ferry_err *err)
+		       struct phase_counts *pc, struct ferry_pass_stats *st, struct ferry_err *err)
 {
 	struct ferry_plan_condition *conds = ferry_xcalloc(a->n ? a->n : 1, sizeof *conds);
 	size_t ncond = 0;
@@ -1129,6 +1161,8 @@ static int plan_status(struct ferry_engine *e, struct pctx *c, const struct ferr
 
 		if (!mig || strcmp(r->migration, mig))
 			continue;
+		if (c->mig)
+			count_phase(pc, st, r->phase);
 		for (size_t k = 0; k < c->nvms; k++)
 			if (c->vms[k].id && !strcmp(c->vms[k].id, r->vm_id))
 				v = &c->vms[k];
@@ -1365,59 +1399,11 @@ static int plan_all(struct ferry_engine *e, const struct ferry_model *m, struct 
 	return 0;
 }
 
-static void count_phases(struct ferry_engine *e, struct pctx *cs, size_t np,
-			 struct ferry_pass_stats *st)
-{
-	const char *names[64];
-	size_t counts[64], n = 0;
-
-	for (size_t i = 0; i < np; i++) {
-		struct rows rows = {0};
-		const char *mig;
-
-		if (!cs[i].plan || !cs[i].mig ||
-		    ferry_journal_each_vm(e->j, cs[i].key, NULL, collect_row, &rows, NULL))
-			continue;
-		mig = cs[i].mig->obj.name;
-		for (size_t r = 0; r < rows.n; r++) {
-			const char *ph = rows.v[r].phase;
-			size_t k;
-
-			if (strcmp(rows.v[r].migration, mig))
-				continue;
-			if (!strcmp(ph, "Failed"))
-				st->failed++;
-			else if (!strcmp(ph, "Completed"))
-				st->completed++;
-			else if (!strcmp(ph, "Canceled"))
-				st->canceled++;
-			else
-				st->active++;
-			for (k = 0; k < n && strcmp(names[k], ph); k++)
-				;
-			if (k == n && n < 64) {
-				const struct ferry_phase *p =
-					ferry_itinerary_phase(FERRY_ITINERARY_WARM, ph);
-				if (!p)
-					p = ferry_itinerary_phase(FERRY_ITINERARY_COLD, ph);
-				names[n] = p			   ? p->name
-					   : !strcmp(ph, "Failed") ? "Failed"
-								   : "Canceled";
-				counts[n++] = 0;
-			}
-			if (k < 64)
-				counts[k]++;
-		}
-		rows_release(&rows);
-	}
-	if (e->o.metrics)
-		ferry_metrics_set_vms(e->o.metrics, names, counts, n);
-}
-
 int ferry_engine_pass(struct ferry_engine *e, bool force, struct ferry_pass_stats *st,
 		      struct ferry_err *err)
 {
 	struct ferry_actions a = {0};
+	struct phase_counts pc = {0};
 	struct pctx *cs = NULL;
 	size_t np = 0;
 	int rc = -1;
@@ -1467,9 +1453,11 @@ int ferry_engine_pass(struct ferry_engine *e, bool force, struct ferry_pass_stat
 			goto out;
 	}
 	for (size_t i = 0; i < np; i++)
-		if (cs[i].plan && (cs[i].mig || cs[i].rows.n) && plan_status(e, &cs[i], &a, err))
+		if (cs[i].plan && (cs[i].mig || cs[i].rows.n) &&
+		    plan_status(e, &cs[i], &a, &pc, st, err))
 			goto out;
-	count_phases(e, cs, np, st);
+	if (e->o.metrics)
+		ferry_metrics_set_vms(e->o.metrics, pc.names, pc.counts, pc.n);
 	if (commit_pending(e, false, err))
 		goto out;
 	rc = 0;
