@@ -2,6 +2,7 @@
 #ifndef FERRY_COMMON_UTIL_H
 #define FERRY_COMMON_UTIL_H
 
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -37,5 +38,15 @@ int ferry_read_file(const char *path, size_t max, char **data, size_t *len);
 /* Write data to path atomically: a temporary file in the same directory,
  * fsync, rename, fsync of the directory. mode as for open(2). */
 int ferry_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+
+/* fork(2) for a child that must never outlive this process. In the child,
+ * PR_SET_PDEATHSIG(SIGTERM) is set, SIGTERM, SIGINT, SIGHUP and SIGPIPE
+ * are back to their default actions and no signal is blocked; every signal
+ * stays blocked from before the fork until then, so a death signal can
+ * never land in a handler inherited from this process (which would swallow
+ * it and leave an orphan). A child whose parent died before it could ask
+ * exits 127. Returns as fork(2); the child may make only async-signal-safe
+ * calls until it execs. */
+pid_t ferry_fork_tied(void);
 
 #endif

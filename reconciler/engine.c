@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -652,7 +651,7 @@ static int spawn_copy(struct vctx *x, size_t i, const char *opid, struct ferry_e
 	log = ferry_xasprintf("%s/%s.log", e->work, opid);
 	srcid = ferry_xasprintf("%s:%s:%s", x->p->provider, x->v->src->id, x->v->src->disks[i].id);
 	snprintf(fdarg, sizeof fdarg, "%d", 3);
-	pid = fork();
+	pid = ferry_fork_tied(); /* a worker never outlives the engine that follows it */
 	if (pid < 0) {
 		ferry_err_set(err, FERRY_E_IO, "fork: %s", strerror(errno));
 		goto fail;
@@ -661,10 +660,6 @@ static int spawn_copy(struct vctx *x, size_t i, const char *opid, struct ferry_e
 		int out = open(w.out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		int errfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
-		/* a worker never outlives the engine that follows it */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1)
-			_exit(126);
 		if (out < 0 || errfd < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0 ||
 		    dup2(pfd[1], 3) < 0)
 			_exit(126);

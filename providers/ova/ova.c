@@ -6,6 +6,7 @@
 #include "common/alloc.h"
 #include "common/strbuf.h"
 #include "common/time.h"
+#include "common/log.h"
 #include "common/util.h"
 
 #include <dirent.h>
@@ -20,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -43,7 +43,7 @@ enum {
 /* A qemu-nbd this driver started and has not reaped yet. */
 struct server {
 	pid_t pid;
-	char *sock, *log;
+	char *sock, *log, *pidfile;
 	struct server *next;
 };
 
@@ -120,6 +120,60 @@ nfs:
 			     url);
 }
 
+/* Stop the qemu-nbd servers that a ferry process killed before it could
+ * stop them left in work_dir (ova-OWNER-N.pid, OWNER no longer running),
+ * and remove their files. A server must have this file's socket on its
+ * command line, so a reused pid is never killed. */
+static void reap_leftovers(const char *work_dir)
+{
+	DIR *d = opendir(work_dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		long owner;
+		unsigned seq;
+		int end = 0;
+		char *base, *pidf, *text = NULL, *cmd = NULL;
+		size_t len;
+
+		if (sscanf(de->d_name, "ova-%ld-%u.pid%n", &owner, &seq, &end) != 2 ||
+		    de->d_name[end] || owner == (long)getpid() ||
+		    !(kill((pid_t)owner, 0) < 0 && errno == ESRCH))
+			continue;
+		base = ferry_xasprintf("%s/ova-%ld-%u", work_dir, owner, seq);
+		pidf = ferry_xasprintf("%s.pid", base);
+		if (!ferry_read_file(pidf, 64, &text, &len)) {
+			long spid = strtol(text, NULL, 10);
+			char *proc = ferry_xasprintf("/proc/%ld/cmdline", spid);
+			char *sock = ferry_xasprintf("%s.sock", base);
+
+			if (spid > 1 && !ferry_read_file(proc, 1 << 16, &cmd, &len) &&
+			    memmem(cmd, len, sock, strlen(sock))) {
+				kill((pid_t)spid, SIGKILL);
+				ferry_warn(
+					"stopped qemu-nbd %ld, left serving %s by a ferry process "
+					"that was killed",
+					spid, sock);
+			}
+			free(proc);
+			free(sock);
+		}
+		for (size_t x = 0; x < 3; x++) {
+			static const char *const exts[] = {".pid", ".sock", ".log"};
+			char *f = ferry_xasprintf("%s%s", base, exts[x]);
+			unlink(f);
+			free(f);
+		}
+		free(text);
+		free(cmd);
+		free(pidf);
+		free(base);
+	}
+	closedir(d);
+}
+
 static int ova_open(struct ferry_source **out, const struct ferry_source_config *cfg,
 		    struct ferry_err *err)
 {
@@ -148,6 +202,8 @@ static int ova_open(struct ferry_source **out, const struct ferry_source_config 
 	s->storage =
 		ferry_xasprintf("Dummy storage for source provider %s", cfg->name ? cfg->name : "");
 	s->work_dir = cfg->work_dir ? ferry_xstrdup(cfg->work_dir) : NULL;
+	if (s->work_dir)
+		reap_leftovers(s->work_dir);
 	*out = s;
 	return 0;
 }
@@ -786,8 +842,11 @@ static void server_stop(struct server *srv)
 		unlink(srv->sock);
 	if (srv->log)
 		unlink(srv->log);
+	if (srv->pidfile)
+		unlink(srv->pidfile);
 	free(srv->sock);
 	free(srv->log);
+	free(srv->pidfile);
 	free(srv);
 }
 
@@ -885,24 +944,14 @@ static char *log_excerpt(const char *log)
 
 static pid_t spawn(char *const argv[], int logfd)
 {
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	if (nullfd < 0)
 		return -1;
-	pid = fork();
+	pid = ferry_fork_tied(); /* never outlive ferry */
 	if (pid == 0) {
 		/* Async-signal-safe calls only from here on. */
-		sigset_t none;
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive ferry */
-		if (getppid() != parent)
-			_exit(127);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
 		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 			_exit(127);
 		if (close_range(3, ~0u, 0) != 0)
@@ -921,7 +970,7 @@ static int server_start(struct ferry_source *s, char *spec, struct server **out,
 {
 	struct sockaddr_un sa;
 	struct server *srv;
-	char *bin, *sockarg = NULL;
+	char *bin, *sockarg = NULL, *pidarg = NULL;
 	int logfd, st = 0;
 
 	if (!s->work_dir)
@@ -934,6 +983,7 @@ static int server_start(struct ferry_source *s, char *spec, struct server **out,
 	s->seq++;
 	srv->sock = ferry_xasprintf("%s/ova-%ld-%u.sock", s->work_dir, (long)getpid(), s->seq);
 	srv->log = ferry_xasprintf("%s/ova-%ld-%u.log", s->work_dir, (long)getpid(), s->seq);
+	srv->pidfile = ferry_xasprintf("%s/ova-%ld-%u.pid", s->work_dir, (long)getpid(), s->seq);
 	if (strlen(srv->sock) >= sizeof sa.sun_path) {
 		ferry_err_set(err, FERRY_E_LIMIT,
 			      "socket path %s is longer than %zu bytes; use a shorter work "
@@ -948,11 +998,13 @@ static int server_start(struct ferry_source *s, char *spec, struct server **out,
 		goto fail;
 	}
 	sockarg = ferry_xasprintf("--socket=%s", srv->sock);
+	pidarg = ferry_xasprintf("--pid-file=%s", srv->pidfile);
 	{
 		/* --persistent and --shared=0: ferry copy opens several
-		 * connections, and the probe below is one more. */
-		char *argv[] = {bin,	 "--read-only", "--persistent", "--shared=0",
-				sockarg, "--",		spec,		NULL};
+		 * connections, and the probe below is one more. The pid file
+		 * lets a later ferry stop a server this process left behind. */
+		char *argv[] = {bin,	"--read-only", "--persistent", "--shared=0", sockarg,
+				pidarg, "--",	       spec,	       NULL};
 		srv->pid = spawn(argv, logfd);
 	}
 	close(logfd);
@@ -987,6 +1039,7 @@ static int server_start(struct ferry_source *s, char *spec, struct server **out,
 	}
 	free(bin);
 	free(sockarg);
+	free(pidarg);
 	srv->next = s->servers;
 	s->servers = srv;
 	*out = srv;
@@ -994,6 +1047,7 @@ static int server_start(struct ferry_source *s, char *spec, struct server **out,
 fail:
 	free(bin);
 	free(sockarg);
+	free(pidarg);
 	server_stop(srv);
 	return -1;
 }

@@ -3,7 +3,10 @@
 # from an OVA share into the local target, kill -9 the reconciler at a
 # random moment, restart it, and check that the run ends with every VM
 # Completed, every disk identical to its source, exactly one target per VM,
-# and nothing left running.
+# and nothing left running. The repository is served by git daemon, as a
+# forge would serve it: with a file:// remote, the killed reconciler would
+# itself be the server, and a ref lock it held would stay behind in the
+# remote for a person to remove.
 #
 #   crash.sh FERRY MAKE_OVA [RUNS]
 set -eu
@@ -15,11 +18,16 @@ for tool in qemu-img qemu-nbd git; do
 done
 
 t=$(mktemp -d /tmp/ferry-crash.XXXXXX)
+. "$(dirname "$0")/../git/lib.sh"
 cleanup() {
+	gitlab_cleanup
 	pkill -9 -f "$t" 2>/dev/null || true
 	rm -rf "$t"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+gitlab_init "$t/gl"
+gitlab_daemon
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 EXTRA_VMS=3 EXTRA_MIB=64 sh "$make_ova" "$t/ova" >/dev/null
@@ -73,8 +81,8 @@ git -C "$t/src" push -q "$t/repo.git" main
 # how long an undisturbed run takes: the kills land inside that window
 mkrun() { # N: a fresh data dir, target and repository for run N
 	mkdir -p "$t/run$1"
-	cp -r "$t/repo.git" "$t/run$1/repo.git"
-	printf '[repository]\nurl = repo.git\nstatus_interval = 1s\n[daemon]\ndata_dir = data\n[target]\ndir = target\n[secrets]\ndir = secrets\n' >"$t/run$1/ferry.ini"
+	cp -r "$t/repo.git" "$GL_DIR/srv/run$1.git"
+	printf "[repository]\nurl = $GL_GIT_URL_BASE/run$1.git\nstatus_interval = 1s\n[daemon]\ndata_dir = data\n[target]\ndir = target\n[secrets]\ndir = secrets\n" >"$t/run$1/ferry.ini"
 }
 mkrun 0
 start=$(date +%s%N)
@@ -103,9 +111,12 @@ check_run() { # N
 	done
 	[ "$(ls "$rr/target/crash-vms" | wc -l)" = 3 ] || fail "run $1: not exactly 3 target VMs"
 	[ "$(ls "$rr/target/crash-vms"/*/virtualmachine.yaml | wc -l)" = 3 ] || fail "run $1: a VM manifest is missing"
-	git --git-dir="$rr/repo.git" show ferry/status:status/crash/crash.yaml | grep -q "phase: Succeeded" ||
+	git --git-dir="$GL_DIR/srv/run$1.git" show ferry/status:status/crash/crash.yaml | grep -q "phase: Succeeded" ||
 		fail "run $1: the status branch does not say Succeeded"
-	settled "$rr" || { pgrep -af "$rr"; fail "run $1: processes left running"; }
+	settled "$rr" || {
+		pgrep -af "$rr"
+		fail "run $1: processes left running (the killed reconciler was pid $pid)"
+	}
 }
 
 i=1
