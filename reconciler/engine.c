@@ -168,7 +168,8 @@ int ferry_engine_open(struct ferry_engine **out, const struct ferry_engine_opts 
 	tc = (struct ferry_target_config){.type = "local", .dir = e->target_dir};
 	if (!(e->tops = ferry_target_driver("local", err)) || e->tops->open(&e->t, &tc, err))
 		goto fail;
-	if (c->repo.url && ferry_git_open_config(&e->git, c, err))
+	if (c->repo.url && (e->lock >= 0 ? ferry_git_open_config_locked(&e->git, c, err)
+					 : ferry_git_open_config(&e->git, c, err)))
 		goto fail;
 	free(jpath);
 	*out = e;

@@ -8,6 +8,7 @@
 #include "reconciler/secrets.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -36,7 +37,37 @@ const char *ferry_sync_outcome_name(enum ferry_sync_outcome o)
 	return "?";
 }
 
+/* nftw callback: remove a lock file; skip the object store. */
+static int remove_lock(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	if (type == FTW_D && !strcmp(path + ftw->base, "objects"))
+		return FTW_SKIP_SUBTREE;
+	if (type == FTW_F && ferry_ends_with(path, ".lock")) {
+		if (unlink(path) && errno != ENOENT)
+			ferry_warn("%s: %s", path, strerror(errno));
+		else
+			ferry_warn("removed %s, left by a ferry process that was killed", path);
+	}
+	return FTW_CONTINUE;
+}
+
+static int open_config(struct ferry_git **g, const struct ferry_config *c, bool locked,
+		       struct ferry_err *err);
+
 int ferry_git_open_config(struct ferry_git **g, const struct ferry_config *c, struct ferry_err *err)
+{
+	return open_config(g, c, false, err);
+}
+
+int ferry_git_open_config_locked(struct ferry_git **g, const struct ferry_config *c,
+				 struct ferry_err *err)
+{
+	return open_config(g, c, true, err);
+}
+
+static int open_config(struct ferry_git **g, const struct ferry_config *c, bool locked,
+		       struct ferry_err *err)
 {
 	struct ferry_secret_data s = {0};
 	struct ferry_git_opts o = {0};
@@ -52,6 +83,10 @@ int ferry_git_open_config(struct ferry_git **g, const struct ferry_config *c, st
 	if (c->repo.credentials && ferry_secret_load(&s, c->secrets.dir, c->repo.credentials, err))
 		return ferry_err_prefix(err, "[repository] credentials: ");
 	cache = ferry_path_join(c->daemon.data_dir, "repo.git");
+	/* holding DATA_DIR/lock, no other ferry uses the cache: a lock file
+	 * in it is what a killed process left, and would fail every open */
+	if (locked && access(cache, F_OK) == 0)
+		nftw(cache, remove_lock, 16, FTW_PHYS | FTW_ACTIONRETVAL);
 	o.url = c->repo.url;
 	o.cache_dir = cache;
 	o.username = ferry_secret_get(&s, "username");

@@ -21,6 +21,11 @@
 int ferry_git_open_config(struct ferry_git **g, const struct ferry_config *c,
 			  struct ferry_err *err);
 
+/* The same for a caller that holds DATA_DIR/lock (ferry_data_dir_lock):
+ * lock files left in the cache by a killed process are removed first. */
+int ferry_git_open_config_locked(struct ferry_git **g, const struct ferry_config *c,
+				 struct ferry_err *err);
+
 /* The branch status commits go to. */
 const char *ferry_status_branch(const struct ferry_config *c);
 
