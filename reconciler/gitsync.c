@@ -576,11 +576,17 @@ int ferry_git_sync(struct ferry_git *g, const char *branch, const char *extra_br
 			goto out;
 		r->fetched = true;
 	}
-	if (local_ref(g, tracking[0], r->head) || strcmp(r->head, remote_sha[0])) {
-		ferry_err_set(err, FERRY_E_INTERNAL, "fetched %s but %s is not at %s", branch,
-			      tracking[0], remote_sha[0]);
+	if (local_ref(g, tracking[0], r->head)) {
+		ferry_err_set(err, FERRY_E_INTERNAL, "fetched %s but %s does not exist", branch,
+			      tracking[0]);
 		goto out;
 	}
+	/* The fetch is a second connection: a push that landed between the
+	 * listing and the fetch moved the branch further, and the fetch's own
+	 * advertisement (newer) is what the tracking ref now holds. */
+	if (strcmp(r->head, remote_sha[0]))
+		ferry_debug("%s moved to %.12s while fetching (listed at %.12s)", branch, r->head,
+			    remote_sha[0]);
 	r->moved = strcmp(r->head, r->previous) != 0;
 	rc = 0;
 out:

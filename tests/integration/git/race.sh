@@ -64,13 +64,19 @@ while [ "$(ls "$SCRATCH" | grep -c '^done-')" -lt 5 ]; do
 	"$FERRY" sync -c "$SCRATCH/ferry.ini" >"$SCRATCH/out" 2>&1 || rc=$?
 	cat "$SCRATCH/out" >>"$SCRATCH/ferry.log"
 	syncs=$((syncs + 1))
-	[ "$rc" = 0 ] || sync_errors=$((sync_errors + 1))
+	if [ "$rc" != 0 ]; then
+		sync_errors=$((sync_errors + 1))
+		tail -n 3 "$SCRATCH/out" >>"$SCRATCH/sync-errors"
+	fi
 done
 wait $pids
 rc=0
 "$FERRY" sync -c "$SCRATCH/ferry.ini" >>"$SCRATCH/ferry.log" 2>&1 || rc=$?
 syncs=$((syncs + 1))
-[ "$rc" = 0 ] || sync_errors=$((sync_errors + 1))
+if [ "$rc" != 0 ]; then
+	sync_errors=$((sync_errors + 1))
+	tail -n 3 "$SCRATCH/ferry.log" >>"$SCRATCH/sync-errors"
+fi
 
 fails=0
 ok() { echo "ok - $*"; }
@@ -82,7 +88,12 @@ if [ ! -s "$SCRATCH/errors" ] && [ "$humans" = $((per * 5)) ]; then
 else
 	bad "human pushes: $humans of $((per * 5)); $(cat "$SCRATCH/errors" 2>/dev/null)"
 fi
-if [ "$sync_errors" = 0 ]; then ok "$syncs ferry syncs, none failed"; else bad "$sync_errors of $syncs syncs failed"; fi
+if [ "$sync_errors" = 0 ]; then
+	ok "$syncs ferry syncs, none failed"
+else
+	bad "$sync_errors of $syncs syncs failed:"
+	sed 's/^/#   /' "$SCRATCH/sync-errors" 2>/dev/null || true
+fi
 lost=0
 while read -r sha; do
 	git --git-dir="$repo" merge-base --is-ancestor "$sha" main || lost=$((lost + 1))
