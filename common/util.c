@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,4 +253,84 @@ pid_t ferry_fork_tied(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = saved;
 	return pid;
+}
+
+#define TIED_VAR "FERRY_TIED_TO"
+
+pid_t ferry_spawn_tied(const char *self, char *const argv[], const struct ferry_spawn_io *io)
+{
+	extern char **environ;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	size_t n = 0;
+	char **envp, tied[40];
+	pid_t pid = -1;
+	int rc, fd3 = -1;
+
+	for (char **e = environ; *e; e++)
+		n++;
+	envp = ferry_xcalloc(n + 2, sizeof *envp);
+	n = 0;
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, TIED_VAR "=", sizeof TIED_VAR))
+			envp[n++] = *e;
+	snprintf(tied, sizeof tied, TIED_VAR "=%ld", (long)getpid());
+	envp[n] = tied;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGHUP);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGCHLD);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = 0;
+	if (io && io->fd3 >= 0) {
+		/* dup2 onto itself would keep FD_CLOEXEC: move it away first */
+		fd3 = io->fd3 == 3 ? fcntl(3, F_DUPFD_CLOEXEC, 4) : io->fd3;
+		rc = fd3 < 0 ? errno : posix_spawn_file_actions_adddup2(&fa, fd3, 3);
+	}
+	if (!rc && io && io->out)
+		rc = posix_spawn_file_actions_addopen(&fa, 1, io->out, O_WRONLY | O_CREAT | O_TRUNC,
+						      0600);
+	if (!rc && io && io->err)
+		rc = posix_spawn_file_actions_addopen(&fa, 2, io->err,
+						      O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (!rc)
+		rc = posix_spawn(&pid, self, &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	free(envp);
+	if (io && fd3 >= 0 && fd3 != io->fd3)
+		close(fd3);
+	if (rc) {
+		errno = rc;
+		return -1;
+	}
+	return pid;
+}
+
+void ferry_tie_to_parent(void)
+{
+	const char *v = getenv(TIED_VAR);
+	char *end;
+	long want;
+
+	if (!v)
+		return;
+	want = strtol(v, &end, 10);
+	if (*end || want <= 1) {
+		unsetenv(TIED_VAR);
+		return;
+	}
+	unsetenv(TIED_VAR);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != (pid_t)want)
+		_exit(127); /* the parent died before we could ask */
 }

@@ -49,4 +49,26 @@ int ferry_write_file_atomic(const char *path, const void *data, size_t len, unsi
  * calls until it execs. */
 pid_t ferry_fork_tied(void);
 
+/* Where a spawned child's standard output, standard error and fd 3 go:
+ * a path (opened in the child: out truncated, err appended, both 0600)
+ * or, for fd3, an open descriptor (-1: none). */
+struct ferry_spawn_io {
+	const char *out, *err;
+	int fd3;
+};
+
+/* Start the ferry program at self with argv, tied as ferry_fork_tied's
+ * children are, but through posix_spawn: the parent's memory is not copied
+ * (a daemon that starts hundreds of workers in a pass does not pay a fork
+ * of itself for each). The child asks for its death signal itself, before
+ * anything else: ferry's main honours FERRY_TIED_TO (ferry_tie_to_parent).
+ * Signals are back to their defaults in the child, none blocked. Returns
+ * the child's pid, or -1 with errno set. */
+pid_t ferry_spawn_tied(const char *self, char *const argv[], const struct ferry_spawn_io *io);
+
+/* Called first in main: when FERRY_TIED_TO names this process's parent,
+ * set PR_SET_PDEATHSIG(SIGTERM); when the parent is already gone, exit
+ * 127. The variable is removed from the environment either way. */
+void ferry_tie_to_parent(void);
+
 #endif

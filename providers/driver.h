@@ -69,11 +69,19 @@ struct ferry_inventory {
 	size_t nnetworks;
 	char **storages; /* source storage names, sorted, unique */
 	size_t nstorages;
+	/* ferry_inventory_index's lookup tables (indices into vms, sorted by
+	 * id and by name), or NULL: ferry_inventory_find then searches */
+	size_t *by_id, *by_name;
 };
 
 void ferry_inventory_release(struct ferry_inventory *inv);
 const struct ferry_vm *ferry_inventory_find(const struct ferry_inventory *inv, const char *id,
 					    const char *name);
+/* Build the lookup tables that make ferry_inventory_find O(log n) (a plan
+ * of thousands of VMs resolves each against the whole inventory). Call
+ * once the inventory is complete; changing vms afterwards needs a new
+ * call. */
+void ferry_inventory_index(struct ferry_inventory *inv);
 
 /* The VM as JSON, the shape `ferry inventory -o json` prints and policy
  * rules read (Forklift's inventory field names where they exist). Caller

@@ -47,7 +47,83 @@ void ferry_inventory_release(struct ferry_inventory *inv)
 	for (size_t i = 0; i < inv->nstorages; i++)
 		free(inv->storages[i]);
 	free(inv->storages);
+	free(inv->by_id);
+	free(inv->by_name);
 	memset(inv, 0, sizeof *inv);
+}
+
+/* qsort/bsearch over indices into one inventory's VMs */
+static const struct ferry_inventory *sort_inv;
+
+static int cmp_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+static int by_id_cmp(const void *a, const void *b)
+{
+	return cmp_str(sort_inv->vms[*(const size_t *)a].id, sort_inv->vms[*(const size_t *)b].id);
+}
+
+static int by_name_cmp(const void *a, const void *b)
+{
+	return cmp_str(sort_inv->vms[*(const size_t *)a].name,
+		       sort_inv->vms[*(const size_t *)b].name);
+}
+
+void ferry_inventory_index(struct ferry_inventory *inv)
+{
+	free(inv->by_id);
+	free(inv->by_name);
+	inv->by_id = ferry_xcalloc(inv->nvms ? inv->nvms : 1, sizeof *inv->by_id);
+	inv->by_name = ferry_xcalloc(inv->nvms ? inv->nvms : 1, sizeof *inv->by_name);
+	for (size_t i = 0; i < inv->nvms; i++)
+		inv->by_id[i] = inv->by_name[i] = i;
+	sort_inv = inv;
+	qsort(inv->by_id, inv->nvms, sizeof *inv->by_id, by_id_cmp);
+	qsort(inv->by_name, inv->nvms, sizeof *inv->by_name, by_name_cmp);
+	sort_inv = NULL;
+}
+
+/* The first position in idx (sorted by field) whose VM's field is not
+ * below key. */
+static size_t lower_bound(const struct ferry_inventory *inv, const size_t *idx, bool by_id,
+			  const char *key)
+{
+	size_t lo = 0, hi = inv->nvms;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct ferry_vm *vm = &inv->vms[idx[mid]];
+
+		if (cmp_str(by_id ? vm->id : vm->name, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* ferry_inventory_find with the tables: the same answers, in log time. */
+static const struct ferry_vm *find_indexed(const struct ferry_inventory *inv, const char *id,
+					   const char *name)
+{
+	size_t at;
+	const struct ferry_vm *vm;
+
+	if (id) {
+		at = lower_bound(inv, inv->by_id, true, id);
+		if (at == inv->nvms || !(vm = &inv->vms[inv->by_id[at]])->id || strcmp(vm->id, id))
+			return NULL;
+		return !name || (vm->name && strcmp(vm->name, name) == 0) ? vm : NULL;
+	}
+	at = lower_bound(inv, inv->by_name, false, name);
+	if (at == inv->nvms || !(vm = &inv->vms[inv->by_name[at]])->name || strcmp(vm->name, name))
+		return NULL;
+	if (at + 1 < inv->nvms && inv->vms[inv->by_name[at + 1]].name &&
+	    !strcmp(inv->vms[inv->by_name[at + 1]].name, name))
+		return NULL; /* a name two VMs share identifies neither */
+	return vm;
 }
 
 /* By id when one is given (and then the name, if given too, must agree);
@@ -60,6 +136,8 @@ const struct ferry_vm *ferry_inventory_find(const struct ferry_inventory *inv, c
 
 	if (!id && !name)
 		return NULL;
+	if (inv->by_id)
+		return find_indexed(inv, id, name);
 	for (size_t i = 0; i < inv->nvms; i++) {
 		const struct ferry_vm *vm = &inv->vms[i];
 		if (id) {

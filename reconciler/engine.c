@@ -24,9 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* `ferry copy` workers run this much nicer than the engine: however many
+ * copies are busy, passes, webhooks and /metrics keep their CPU. */
+#define WORKER_NICE 10
 
 /* ---- state kept between passes ------------------------------------------ */
 
@@ -79,7 +84,8 @@ struct ferry_engine {
 	struct ferry_journal *j;
 	int lock;
 	char *self;
-	char *work; /* DATA_DIR/work */
+	char *copier; /* ferry-copy beside self, or NULL: run `self copy` */
+	char *work;   /* DATA_DIR/work */
 	const struct ferry_target_ops *tops;
 	struct ferry_target *t;
 	char *target_dir;
@@ -95,9 +101,38 @@ struct ferry_engine {
 	size_t npm, pm_cap;
 	struct ferry_status_batch batch;
 	bool moved;
+	bool txn; /* a round's journal transaction is open */
+	struct deferred *def;
+	size_t ndef, defcap;
+};
+
+/* A VM whose next action waits for the journal writes leading to it to be
+ * committed: it continues, from phase, in the pass's next round. */
+struct deferred {
+	struct pctx *c;
+	const char *mig, *vm_id; /* the action's, valid for the whole pass */
+	size_t vm;
+	char phase[64];
+	bool cutover;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
+
+/* The lean copy worker installed beside the ferry binary, or NULL. */
+static char *copier_next_to(const char *self)
+{
+	const char *slash = strrchr(self, '/');
+	char *p;
+
+	if (!slash)
+		return NULL;
+	p = ferry_xasprintf("%.*s/ferry-copy", (int)(slash - self), self);
+	if (access(p, X_OK)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
 
 static char *plan_key(const struct ferry_plan *p)
 {
@@ -150,6 +185,7 @@ int ferry_engine_open(struct ferry_engine **out, const struct ferry_engine_opts 
 		ferry_err_set(err, FERRY_E_IO, "cannot find the ferry binary: %s", strerror(errno));
 		goto fail;
 	}
+	e->copier = copier_next_to(e->self);
 	e->work = ferry_path_join(c->daemon.data_dir, "work");
 	if (ferry_mkdirs(e->work, 0700)) {
 		ferry_err_set(err, FERRY_E_IO, "%s: %s", e->work, strerror(errno));
@@ -256,6 +292,8 @@ void ferry_engine_close(struct ferry_engine *e)
 	if (e->lock >= 0)
 		close(e->lock);
 	free(e->self);
+	free(e->copier);
+	free(e->def);
 	free(e->work);
 	free(e->target_dir);
 	free(e);
@@ -331,6 +369,8 @@ static struct src *source_for(struct ferry_engine *e, const struct ferry_model *
 		if (s->ops->inventory(s->s, &s->inv, &f, &err))
 			s->error = ferry_xasprintf("source Provider %s: inventory: %s", s->key,
 						   err.msg);
+		else
+			ferry_inventory_index(&s->inv);
 		ferry_findings_release(&f);
 	}
 out:
@@ -445,6 +485,49 @@ static void pctx_release(struct pctx *c)
 
 /* Gather what the diff needs for plan p; false when the plan has nothing to
  * do with this pass (no Migration and no history). */
+/* ferry_journal_each_op's callback for pctx_load: the ops come in the
+ * rows' order, (migration, vm_id), so one cursor walks both. */
+struct op_merge {
+	struct ferry_engine *e;
+	struct pctx *c;
+	size_t i; /* the first row not before the op */
+};
+
+static int merge_op(const struct ferry_jkey *k, const char *kind, const struct ferry_jop *op,
+		    void *arg)
+{
+	struct op_merge *om = arg;
+	struct rows *rows = &om->c->rows;
+	struct ferry_diff_row *row;
+	int cmp = -1;
+
+	for (; om->i < rows->n; om->i++) {
+		row = &rows->v[om->i];
+		cmp = strcmp(row->migration, k->migration);
+		if (!cmp)
+			cmp = strcmp(row->vm_id, k->vm_id);
+		if (cmp >= 0)
+			break;
+	}
+	if (cmp || op->state != FERRY_OP_DONE)
+		return 0; /* an op of a VM without a row (an archive), or unfinished */
+	if (!strcmp(kind, "mapping")) {
+		row->hash = own(rows, ferry_xstrdup(op->result));
+	} else if (!strcmp(kind, "create-vm") && !strcmp(row->phase, "Completed")) {
+		/* observe: is the migrated VM still there? */
+		char *where = ferry_xstrdup(op->result), *slash = strchr(where, '/');
+		bool exists = true;
+
+		if (slash) {
+			*slash = '\0';
+			if (!om->e->tops->vm_exists(om->e->t, where, slash + 1, &exists, NULL))
+				row->target_missing = !exists;
+		}
+		free(where);
+	}
+	return 0;
+}
+
 static int pctx_load(struct ferry_engine *e, const struct ferry_model *m,
 		     const struct ferry_plan *p, struct pctx *c, bool *relevant,
 		     struct ferry_err *err)
@@ -463,32 +546,11 @@ static int pctx_load(struct ferry_engine *e, const struct ferry_model *m,
 	*relevant = c->mig || c->rows.n;
 	if (!*relevant)
 		return 0;
-	for (size_t i = 0; i < c->rows.n; i++) {
-		struct ferry_diff_row *row = &c->rows.v[i];
-		struct ferry_jop op;
-		char id[32];
+	{
+		struct op_merge om = {e, c, 0};
 
-		op_id(c->key, row->migration, row->vm_id, "mapping", id);
-		if (!ferry_journal_op(e->j, id, &op, NULL) && op.state == FERRY_OP_DONE)
-			row->hash = own(&c->rows, ferry_xstrdup(op.result));
-		if (!strcmp(row->phase, "Completed")) {
-			/* observe: is the migrated VM still there? */
-			char tid[32];
-			struct ferry_jop top;
-			bool exists = true;
-
-			op_id(c->key, row->migration, row->vm_id, "create-vm", tid);
-			if (!ferry_journal_op(e->j, tid, &top, NULL) &&
-			    top.state == FERRY_OP_DONE) {
-				char *slash = strchr(top.result, '/');
-				if (slash) {
-					*slash = '\0';
-					if (!e->tops->vm_exists(e->t, top.result, slash + 1,
-								&exists, NULL))
-						row->target_missing = !exists;
-				}
-			}
-		}
+		if (ferry_journal_each_op(e->j, c->key, merge_op, &om, err))
+			return -1;
 	}
 	{
 		char id[32];
@@ -540,7 +602,10 @@ static void limits_of(const struct ferry_config *cfg, struct ferry_sched_limit *
 
 /* ---- handlers ----------------------------------------------------------------- */
 
-enum hres { H_DONE, H_WAIT, H_FAIL };
+/* A handler's outcome. H_DEFER: the action it would take must not run
+ * before the journal writes leading to it are on disk; the VM resumes in
+ * the pass's next round, after one commit for every VM of this round. */
+enum hres { H_DONE, H_WAIT, H_FAIL, H_DEFER };
 
 struct vctx {
 	struct ferry_engine *e;
@@ -548,8 +613,34 @@ struct vctx {
 	const struct ferry_run_vm *v;
 	const char *mig;
 	struct ferry_jkey k;
+	uint64_t w0; /* journal writes when this VM's turn in the round began */
 	char error[FERRY_ERR_MSG_MAX];
 };
+
+/* Is every journal write this VM made so far committed (so an action may
+ * follow it)? Outside a round each write commits on its own. */
+static bool durable(const struct vctx *x)
+{
+	return !x->e->txn || ferry_journal_writes(x->e->j) == x->w0;
+}
+
+/* Commit the round so far, for an action that cannot wait for the next
+ * round (a rare one, such as deleting a failed VM's target objects). */
+static int flush(struct vctx *x, struct ferry_err *err)
+{
+	struct ferry_engine *e = x->e;
+
+	if (!e->txn)
+		return 0;
+	if (ferry_journal_commit(e->j, err))
+		return -1;
+	if (ferry_journal_begin(e->j, err)) {
+		e->txn = false;
+		return -1;
+	}
+	x->w0 = ferry_journal_writes(e->j);
+	return 0;
+}
 
 static enum hres fail(struct vctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -596,6 +687,8 @@ static enum hres h_create_volumes(struct vctx *x)
 {
 	struct ferry_err err = FERRY_ERR_INIT;
 
+	if (!durable(x))
+		return H_DEFER;
 	for (size_t i = 0; i < x->v->tvm.ndisks; i++) {
 		char *uri = NULL;
 
@@ -631,7 +724,7 @@ static int spawn_copy(struct vctx *x, size_t i, const char *opid, struct ferry_e
 	struct ferry_engine *e = x->e;
 	struct src *s = x->p->src;
 	struct worker w = {0};
-	char *dst = NULL, *ckpt = NULL, *srcid = NULL, *log = NULL, fdarg[16];
+	char *dst = NULL, *ckpt = NULL, *srcid = NULL, *log = NULL;
 	int pfd[2] = {-1, -1};
 	pid_t pid;
 
@@ -651,23 +744,28 @@ static int spawn_copy(struct vctx *x, size_t i, const char *opid, struct ferry_e
 	w.out_path = ferry_xasprintf("%s/%s.json", e->work, opid);
 	log = ferry_xasprintf("%s/%s.log", e->work, opid);
 	srcid = ferry_xasprintf("%s:%s:%s", x->p->provider, x->v->src->id, x->v->src->disks[i].id);
-	snprintf(fdarg, sizeof fdarg, "%d", 3);
-	pid = ferry_fork_tied(); /* a worker never outlives the engine that follows it */
+	{
+		char *argv[] = {"ferry",       "copy", "--checkpoint",	ckpt,
+				"--source-id", srcid,  "--progress-fd", "3",
+				"-o",	       "json", w.acc.uri,	dst,
+				NULL};
+		struct ferry_spawn_io io = {w.out_path, log, pfd[1]};
+
+		/* a worker never outlives the engine that follows it */
+		if (e->copier) {
+			argv[1] = "ferry-copy";
+			pid = ferry_spawn_tied(e->copier, argv + 1, &io);
+		} else {
+			pid = ferry_spawn_tied(e->self, argv, &io);
+		}
+	}
 	if (pid < 0) {
-		ferry_err_set(err, FERRY_E_IO, "fork: %s", strerror(errno));
+		ferry_err_set(err, FERRY_E_IO, "starting %s: %s", e->copier ? e->copier : e->self,
+			      strerror(errno));
 		goto fail;
 	}
-	if (pid == 0) {
-		int out = open(w.out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int errfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		if (out < 0 || errfd < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0 ||
-		    dup2(pfd[1], 3) < 0)
-			_exit(126);
-		execl(e->self, "ferry", "copy", "--checkpoint", ckpt, "--source-id", srcid,
-		      "--progress-fd", fdarg, "-o", "json", w.acc.uri, dst, (char *)NULL);
-		_exit(127);
-	}
+	/* the data plane yields the CPU to the control loop (best effort) */
+	setpriority(PRIO_PROCESS, pid, WORKER_NICE);
 	close(pfd[1]);
 	w.fd = pfd[0];
 	w.pid = pid;
@@ -739,7 +837,7 @@ static enum hres h_copy(struct vctx *x)
 {
 	struct ferry_engine *e = x->e;
 	struct ferry_err err = FERRY_ERR_INIT;
-	bool all = true;
+	bool all = true, defer = false;
 
 	if (!x->v->src)
 		return fail(x, "the VM is no longer in the source's inventory");
@@ -786,11 +884,15 @@ static enum hres h_copy(struct vctx *x)
 		}
 		if (op_begin(e->j, &x->k, id, kind, &err))
 			return fail(x, "journal: %s", err.msg);
+		all = false;
+		if (!durable(x)) {
+			defer = true; /* spawned once the operation is on disk */
+			continue;
+		}
 		if (spawn_copy(x, i, id, &err))
 			return fail(x, "copying disk %zu: %s", i, err.msg);
-		all = false;
 	}
-	return all ? H_DONE : H_WAIT;
+	return defer ? H_DEFER : all ? H_DONE : H_WAIT;
 }
 
 static enum hres h_create_vm(struct vctx *x)
@@ -815,6 +917,8 @@ static enum hres h_create_vm(struct vctx *x)
 		if (op_begin(e->j, &x->k, id, "create-vm", &err))
 			return fail(x, "journal: %s", err.msg);
 	}
+	if (!durable(x))
+		return H_DEFER;
 	if (e->tops->vm_create(e->t, t, &err))
 		return fail(x, "creating VM %s/%s: %s", t->ns, t->name, err.msg);
 	where = ferry_xasprintf("%s/%s", t->ns, t->name);
@@ -894,6 +998,15 @@ static int advance(struct vctx *x, const char *phase, bool cutover, struct ferry
 			r = handler_of(phase)(x);
 		if (r == H_WAIT)
 			return 0;
+		if (r == H_DEFER) {
+			struct deferred *d = FERRY_PUSH(e->def, e->ndef, e->defcap);
+
+			*d = (struct deferred){x->p,	   x->k.migration,
+					       x->k.vm_id, (size_t)(v - x->p->vms),
+					       "",	   cutover};
+			snprintf(d->phase, sizeof d->phase, "%s", phase);
+			return 0;
+		}
 		if (r == H_FAIL) {
 			char *msg = ferry_xasprintf("[%s] %s", phase, x->error);
 			const struct ferry_plan *pl = x->p->plan;
@@ -907,7 +1020,7 @@ static int advance(struct vctx *x, const char *phase, bool cutover, struct ferry
 			stop_vm_workers(e, &x->k);
 			rc = transition(x, phase, "Failed", msg, err);
 			free(msg);
-			if (!rc && del && v->tvm.name) {
+			if (!rc && del && v->tvm.name && !(rc = flush(x, err))) {
 				struct ferry_err derr = FERRY_ERR_INIT;
 				if (e->tops->vm_delete(e->t, v->tvm.ns, v->tvm.name, &derr))
 					ferry_warn("%s %s: deleteVmOnFailMigration: %s", x->k.plan,
@@ -943,7 +1056,7 @@ static int cancel_vm(struct vctx *x, const char *phase, struct ferry_err *err)
 	struct ferry_engine *e = x->e;
 
 	stop_vm_workers(e, &x->k);
-	if (transition(x, phase, "Canceled", NULL, err))
+	if (transition(x, phase, "Canceled", NULL, err) || flush(x, err))
 		return -1;
 	/* Forklift removes what a canceled VM had created on the target */
 	if (phase && x->v && x->v->tvm.name) {
@@ -999,7 +1112,7 @@ static const struct ferry_diff_row *row_of(const struct pctx *c, const char *mig
 static int act(struct ferry_engine *e, struct pctx *c, const struct ferry_action *a,
 	       struct ferry_err *err)
 {
-	struct vctx x = {.e = e, .p = c};
+	struct vctx x = {.e = e, .p = c, .w0 = ferry_journal_writes(e->j)};
 	const struct ferry_diff_row *row;
 
 	if (a->kind == FERRY_ACT_ARCHIVE)
@@ -1362,6 +1475,44 @@ static int load_model(struct ferry_engine *e, const char *sha, struct ferry_err 
 	return 0;
 }
 
+/* Commit the round; run the VMs it deferred in a new one; until none is. */
+static int rounds(struct ferry_engine *e, struct ferry_err *err)
+{
+	struct deferred *d = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	for (;;) {
+		if (ferry_journal_commit(e->j, err))
+			return -1;
+		e->txn = false;
+		if (!e->ndef || stopping(e))
+			break;
+		/* this round's list, while the next one fills e->def */
+		free(d);
+		d = e->def;
+		n = e->ndef;
+		e->def = NULL;
+		e->ndef = e->defcap = 0;
+		if (ferry_journal_begin(e->j, err)) {
+			rc = -1;
+			break;
+		}
+		e->txn = true;
+		for (size_t i = 0; i < n && !rc && !stopping(e); i++) {
+			struct vctx x = {.e = e, .p = d[i].c, .v = &d[i].c->vms[d[i].vm]};
+
+			x.k = (struct ferry_jkey){d[i].c->key, d[i].mig, d[i].vm_id};
+			x.w0 = ferry_journal_writes(e->j);
+			rc = advance(&x, d[i].phase, d[i].cutover, err);
+		}
+		if (rc)
+			break;
+	}
+	free(d);
+	return rc;
+}
+
 static struct pctx *pctx_of(struct pctx *cs, size_t n, const struct ferry_action *a)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1438,6 +1589,11 @@ int ferry_engine_pass(struct ferry_engine *e, bool force, struct ferry_pass_stat
 	cs = ferry_xcalloc(np ? np : 1, sizeof *cs);
 	if (plan_all(e, &e->model, cs, &a, err))
 		goto out;
+	/* Rounds: the journal writes of every VM in a round share one commit,
+	 * and an action that must follow its writes waits for the next round */
+	if (ferry_journal_begin(e->j, err))
+		goto out;
+	e->txn = true;
 	for (size_t i = 0; i < a.n && !stopping(e); i++) {
 		struct pctx *c = pctx_of(cs, np, &a.v[i]);
 
@@ -1448,6 +1604,8 @@ int ferry_engine_pass(struct ferry_engine *e, bool force, struct ferry_pass_stat
 		if (c && act(e, c, &a.v[i], err))
 			goto out;
 	}
+	if (rounds(e, err))
+		goto out;
 	for (size_t i = 0; i < np; i++)
 		if (cs[i].plan && (cs[i].mig || cs[i].rows.n) &&
 		    plan_status(e, &cs[i], &a, &pc, st, err))
@@ -1458,6 +1616,10 @@ int ferry_engine_pass(struct ferry_engine *e, bool force, struct ferry_pass_stat
 		goto out;
 	rc = 0;
 out:
+	if (e->txn)
+		ferry_journal_rollback(e->j); /* as if killed here: nothing acted on is lost */
+	e->txn = false;
+	e->ndef = 0;
 	st->moved = e->moved;
 	st->workers = e->nw;
 	for (size_t i = 0; i < np; i++)

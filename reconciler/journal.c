@@ -35,7 +35,8 @@ static const char schema_sql[] =
 	"  op_id TEXT PRIMARY KEY, plan TEXT NOT NULL, migration TEXT NOT NULL,"
 	"  vm_id TEXT NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,"
 	"  result TEXT NOT NULL DEFAULT '', started TEXT NOT NULL, ended TEXT NOT NULL DEFAULT '');"
-	"CREATE INDEX IF NOT EXISTS op_open ON op(state) WHERE state = 'started';";
+	"CREATE INDEX IF NOT EXISTS op_open ON op(state) WHERE state = 'started';"
+	"CREATE INDEX IF NOT EXISTS op_plan ON op(plan, migration, vm_id);";
 
 static int db_fail(struct ferry_journal *j, struct ferry_err *err, const char *what)
 {
@@ -134,6 +135,11 @@ int ferry_journal_commit(struct ferry_journal *j, struct ferry_err *err)
 void ferry_journal_rollback(struct ferry_journal *j)
 {
 	exec(j, "ROLLBACK;", NULL);
+}
+
+uint64_t ferry_journal_writes(struct ferry_journal *j)
+{
+	return (uint64_t)sqlite3_total_changes64(j->db);
 }
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
@@ -392,6 +398,40 @@ int ferry_journal_each_vm(struct ferry_journal *j, const char *plan, const char 
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return db_fail(j, err, "listing VMs");
+	return 0;
+}
+
+int ferry_journal_each_op(struct ferry_journal *j, const char *plan,
+			  int (*fn)(const struct ferry_jkey *k, const char *kind,
+				    const struct ferry_jop *op, void *arg),
+			  void *arg, struct ferry_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prepare(j,
+		    "SELECT plan, migration, vm_id, kind, state, result FROM op "
+		    "WHERE plan = ?1 ORDER BY migration, vm_id",
+		    &st, err))
+		return -1;
+	sqlite3_bind_text(st, 1, plan, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ferry_jkey k = {(const char *)sqlite3_column_text(st, 0),
+				       (const char *)sqlite3_column_text(st, 1),
+				       (const char *)sqlite3_column_text(st, 2)};
+		struct ferry_jop op;
+
+		copy_col(op.kind, sizeof op.kind, st, 3);
+		copy_col(op.result, sizeof op.result, st, 5);
+		op.state = state_of((const char *)sqlite3_column_text(st, 4));
+		if (fn(&k, op.kind, &op, arg)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(j, err, "listing operations");
 	return 0;
 }
 

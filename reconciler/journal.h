@@ -37,6 +37,10 @@ int ferry_journal_begin(struct ferry_journal *j, struct ferry_err *err);
 int ferry_journal_commit(struct ferry_journal *j, struct ferry_err *err);
 void ferry_journal_rollback(struct ferry_journal *j);
 
+/* Rows written through this handle so far (committed or not): a caller
+ * that notes it before a step knows whether the step wrote anything. */
+uint64_t ferry_journal_writes(struct ferry_journal *j);
+
 /* Which VM of which run: plan is "namespace/name", migration the name of
  * the Migration object that started the run. */
 struct ferry_jkey {
@@ -95,6 +99,14 @@ int ferry_journal_op(struct ferry_journal *j, const char *op_id, struct ferry_jo
 int ferry_journal_each_vm(struct ferry_journal *j, const char *plan, const char *migration,
 			  int (*fn)(const struct ferry_jkey *k, const struct ferry_jvm *vm,
 				    void *arg),
+			  void *arg, struct ferry_err *err);
+
+/* Every operation of a plan, in (migration, vm_id) order, the order of
+ * ferry_journal_each_vm: one query instead of one per VM. fn returns
+ * non-zero to stop. */
+int ferry_journal_each_op(struct ferry_journal *j, const char *plan,
+			  int (*fn)(const struct ferry_jkey *k, const char *kind,
+				    const struct ferry_jop *op, void *arg),
 			  void *arg, struct ferry_err *err);
 
 /* Operations still in state started (after a crash), oldest first. */

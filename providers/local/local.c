@@ -641,7 +641,10 @@ static int local_disk_create(struct ferry_target *t, const struct ferry_target_v
 		ferry_err_set(err, FERRY_E_IO, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
-	if (create_sparse(dir, path, disk->size) && errno != EEXIST) {
+	/* an existing disk is kept as it is (a resumed copy continues into
+	 * it); only a new one costs the fsyncs that make it durable */
+	if (lstat(path, &st) &&
+	    (errno != ENOENT || (create_sparse(dir, path, disk->size) && errno != EEXIST))) {
 		ferry_err_set(err, errno == ENOSPC || errno == EFBIG ? FERRY_E_LIMIT : FERRY_E_IO,
 			      "%s: %s", path, strerror(errno));
 		goto out;

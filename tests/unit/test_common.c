@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void test_err(void **state)
@@ -177,13 +180,98 @@ static void test_files(void **state)
 	free(deep);
 }
 
+/* ferry_spawn_tied: the child's stdout, stderr and fd 3 go where asked,
+ * it starts with default signals, and it is told whom it is tied to. */
+static void test_spawn_tied(void **state)
+{
+	char dir[] = "/tmp/ferry-test-spawn.XXXXXX";
+	char *out, *errp, *data = NULL, buf[64];
+	size_t len;
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	out = ferry_xasprintf("%s/out", dir);
+	errp = ferry_xasprintf("%s/err", dir);
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	signal(SIGPIPE, SIG_IGN); /* the child must get it back by default */
+	{
+		char *argv[] = {"sh", "-c",
+				"echo \"tied=$FERRY_TIED_TO\"; echo oops >&2; echo fd3 >&3; "
+				"grep SigIgn /proc/self/status",
+				NULL};
+		struct ferry_spawn_io io = {out, errp, pfd[1]};
+
+		pid = ferry_spawn_tied("/bin/sh", argv, &io);
+	}
+	assert_true(pid > 0);
+	close(pfd[1]);
+	n = read(pfd[0], buf, sizeof buf - 1);
+	assert_int_equal(n, 4);
+	buf[n] = '\0';
+	assert_string_equal(buf, "fd3\n");
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(ferry_read_file(out, 4096, &data, &len), 0);
+	snprintf(buf, sizeof buf, "tied=%ld\nSigIgn:\t", (long)getpid());
+	assert_memory_equal(data, buf, strlen(buf));
+	{
+		/* SIGPIPE (13) is back to its default in the child */
+		unsigned long long ign = strtoull(data + strlen(buf), NULL, 16);
+		assert_int_equal(ign & (1ull << (SIGPIPE - 1)), 0);
+	}
+	free(data);
+	assert_int_equal(ferry_read_file(errp, 4096, &data, &len), 0);
+	assert_string_equal(data, "oops\n");
+	free(data);
+	signal(SIGPIPE, SIG_DFL);
+	/* a program that is not there: an error, not a child */
+	{
+		char *argv[] = {"nothing", NULL};
+		assert_int_equal(ferry_spawn_tied("/nonexistent/ferry", argv, NULL), -1);
+		assert_int_equal(errno, ENOENT);
+	}
+	assert_int_equal(ferry_rmtree(dir), 0);
+	free(out);
+	free(errp);
+}
+
+/* ferry_tie_to_parent: a child whose parent is not the one named exits
+ * 127 at once; the right parent lets it run, and the variable is gone. */
+static void test_tie_to_parent(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	for (int right = 0; right < 2; right++) {
+		char v[32];
+
+		snprintf(v, sizeof v, "%ld", right ? (long)getpid() : (long)getpid() + 100000);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			setenv("FERRY_TIED_TO", v, 1);
+			ferry_tie_to_parent();
+			_exit(getenv("FERRY_TIED_TO") ? 2 : 0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), right ? 0 : 127);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_err),	cmocka_unit_test(test_err_prefix_truncates),
-		cmocka_unit_test(test_strbuf),	cmocka_unit_test(test_edit_distance),
-		cmocka_unit_test(test_nearest), cmocka_unit_test(test_paths),
-		cmocka_unit_test(test_grow),	cmocka_unit_test(test_files),
+		cmocka_unit_test(test_err),	   cmocka_unit_test(test_err_prefix_truncates),
+		cmocka_unit_test(test_strbuf),	   cmocka_unit_test(test_edit_distance),
+		cmocka_unit_test(test_nearest),	   cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_grow),	   cmocka_unit_test(test_files),
+		cmocka_unit_test(test_spawn_tied), cmocka_unit_test(test_tie_to_parent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

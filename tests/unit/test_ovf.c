@@ -355,6 +355,21 @@ static void test_inventory_find(void **state)
 	assert_null(ferry_inventory_find(&inv, NULL, "b")); /* two VMs are called b */
 	assert_null(ferry_inventory_find(&inv, "nope", NULL));
 	assert_null(ferry_inventory_find(&inv, NULL, NULL));
+	/* the same answers through the lookup tables */
+	ferry_inventory_index(&inv);
+	assert_non_null(inv.by_id);
+	assert_ptr_equal(ferry_inventory_find(&inv, "id-1", NULL), &inv.vms[1]);
+	assert_ptr_equal(ferry_inventory_find(&inv, "id-2", NULL), &inv.vms[2]);
+	assert_ptr_equal(ferry_inventory_find(&inv, "id-0", "a"), &inv.vms[0]);
+	assert_ptr_equal(ferry_inventory_find(&inv, "id-1", "b"), &inv.vms[1]);
+	assert_null(ferry_inventory_find(&inv, "id-1", "a"));
+	assert_ptr_equal(ferry_inventory_find(&inv, NULL, "a"), &inv.vms[0]);
+	assert_null(ferry_inventory_find(&inv, NULL, "b"));
+	assert_null(ferry_inventory_find(&inv, NULL, "c"));
+	assert_null(ferry_inventory_find(&inv, NULL, "0"));
+	assert_null(ferry_inventory_find(&inv, "nope", NULL));
+	assert_null(ferry_inventory_find(&inv, "id-", NULL));
+	assert_null(ferry_inventory_find(&inv, NULL, NULL));
 	ferry_inventory_release(&inv);
 	assert_null(inv.vms);
 	assert_int_equal(inv.nvms, 0);
