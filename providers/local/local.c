@@ -3,8 +3,9 @@
  * DIR/<ns>/<vm>/virtualmachine.yaml.
  *
  * Every name that becomes a path component is an RFC 1123 name, so none can
- * hold '/' or be "." or "..": nothing escapes DIR. The manifest is YAML
- * written by hand: every scalar that a YAML 1.1 or 1.2 parser could read as
+ * hold '/' or be "." or "..": nothing escapes DIR. The manifest is the
+ * KubeVirt target's VirtualMachine (providers/kubevirt/objects.h) written as
+ * YAML by hand: every scalar that a YAML 1.1 or 1.2 parser could read as
  * anything but that string (a number, a boolean, a MAC address that looks
  * sexagesimal) is double-quoted.
  */
@@ -21,190 +22,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/alloc.h"
 #include "common/strbuf.h"
 #include "common/util.h"
-#include "schema/names.h"
+#include "providers/kubevirt/objects.h"
 
-#define MANIFEST     "virtualmachine.yaml"
-#define LABEL_MAX    63
-#define MIB	     (UINT64_C(1) << 20)
-#define FERRY_PREFIX "ferry.dev/"
+#define MANIFEST "virtualmachine.yaml"
 
 struct ferry_target {
 	char *dir; /* absolute */
 };
 
-/* ---- names and labels ------------------------------------------------------ */
-
-static int check_label(const char *what, const char *s, struct ferry_err *err)
-{
-	const char *why;
-
-	if (!s)
-		return ferry_err_set(err, FERRY_E_INVALID, "%s is not set", what);
-	if (!ferry_dns1123_label(s, &why))
-		return ferry_err_set(err, FERRY_E_INVALID, "%s \"%s\" is not valid: name %s", what,
-				     s, why);
-	return 0;
-}
-
-static int check_subdomain(const char *what, const char *s, struct ferry_err *err)
-{
-	const char *why;
-
-	if (!s)
-		return ferry_err_set(err, FERRY_E_INVALID, "%s is not set", what);
-	if (!ferry_dns1123_subdomain(s, &why))
-		return ferry_err_set(err, FERRY_E_INVALID, "%s \"%s\" is not valid: name %s", what,
-				     s, why);
-	return 0;
-}
-
-static bool is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
+/* ---- YAML ------------------------------------------------------------------ */
 
 static bool is_label_char(char c)
 {
-	return is_alnum(c) || c == '-' || c == '_' || c == '.';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.';
 }
-
-/* Kubernetes' "qualified name" part and label values: alphanumerics at both
- * ends, '-', '_' and '.' between. */
-static bool label_name_ok(const char *s, size_t n, bool empty_ok)
-{
-	if (n == 0)
-		return empty_ok;
-	if (n > LABEL_MAX || !is_alnum(s[0]) || !is_alnum(s[n - 1]))
-		return false;
-	for (size_t i = 1; i + 1 < n; i++)
-		if (!is_label_char(s[i]))
-			return false;
-	return true;
-}
-
-static bool label_key_ok(const char *key)
-{
-	const char *slash = strchr(key, '/');
-	bool ok;
-
-	if (!slash)
-		return label_name_ok(key, strlen(key), false);
-	if (!label_name_ok(slash + 1, strlen(slash + 1), false))
-		return false;
-	char *prefix = ferry_xstrndup(key, (size_t)(slash - key));
-	ok = ferry_dns1123_subdomain(prefix, NULL);
-	free(prefix);
-	return ok;
-}
-
-static int check_labels(const char *what, const struct ferry_target_label *l, size_t n,
-			struct ferry_err *err)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (!l[i].key || !label_key_ok(l[i].key))
-			return ferry_err_set(err, FERRY_E_INVALID, "%s key \"%s\" is not valid",
-					     what, l[i].key ? l[i].key : "");
-		if (!l[i].value || !label_name_ok(l[i].value, strlen(l[i].value), true))
-			return ferry_err_set(err, FERRY_E_INVALID,
-					     "%s %s: value \"%s\" is not valid", what, l[i].key,
-					     l[i].value ? l[i].value : "");
-	}
-	return 0;
-}
-
-/* A label value standing for s: s itself when it is one, else s with each
- * run of other characters made '-', cut, and followed by a hash of s so
- * that two ids that differ only in what was replaced stay apart. */
-static char *label_value(const char *s)
-{
-	size_t n = strlen(s), len = 0;
-	uint32_t h = 2166136261u;
-	char *out;
-
-	if (label_name_ok(s, n, true))
-		return ferry_xstrdup(s);
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	out = ferry_xmalloc(n + 10);
-	for (size_t i = 0; i < n; i++) {
-		if (is_label_char(s[i]))
-			out[len++] = s[i];
-		else if (len && out[len - 1] != '-')
-			out[len++] = '-';
-	}
-	if (len > LABEL_MAX - 9)
-		len = LABEL_MAX - 9;
-	while (len && !is_alnum(out[len - 1]))
-		len--;
-	size_t skip = 0;
-	while (skip < len && !is_alnum(out[skip]))
-		skip++;
-	memmove(out, out + skip, len - skip);
-	len -= skip;
-	snprintf(out + len, 10, "%s%08x", len ? "-" : "", (unsigned)h);
-	return out;
-}
-
-struct kv {
-	const char *key;
-	char *value; /* owned */
-};
-
-struct kvs {
-	struct kv *v;
-	size_t len, cap;
-};
-
-/* Set key (a later set of the same key wins). */
-static void kvs_set(struct kvs *m, const char *key, char *value)
-{
-	for (size_t i = 0; i < m->len; i++) {
-		if (!strcmp(m->v[i].key, key)) {
-			free(m->v[i].value);
-			m->v[i].value = value;
-			return;
-		}
-	}
-	struct kv *e = FERRY_PUSH(m->v, m->len, m->cap);
-	e->key = key;
-	e->value = value;
-}
-
-static int kv_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct kv *)a)->key, ((const struct kv *)b)->key);
-}
-
-static void kvs_release(struct kvs *m)
-{
-	for (size_t i = 0; i < m->len; i++)
-		free(m->v[i].value);
-	free(m->v);
-	m->v = NULL;
-	m->len = m->cap = 0;
-}
-
-/* The given labels, then ferry's own over them; sorted by key. */
-static void vm_labels(const struct ferry_target_vm *vm, struct kvs *m)
-{
-	for (size_t i = 0; i < vm->nlabels; i++)
-		kvs_set(m, vm->labels[i].key, ferry_xstrdup(vm->labels[i].value));
-	kvs_set(m, "app.kubernetes.io/managed-by", ferry_xstrdup("ferry"));
-	if (vm->plan_ns && vm->plan_name) {
-		char *plan = ferry_xasprintf("%s.%s", vm->plan_ns, vm->plan_name);
-		kvs_set(m, FERRY_PREFIX "plan", label_value(plan));
-		free(plan);
-		kvs_set(m, FERRY_PREFIX "plan-namespace", label_value(vm->plan_ns));
-	}
-	if (vm->source_vm_id)
-		kvs_set(m, FERRY_PREFIX "vm-id", label_value(vm->source_vm_id));
-	qsort(m->v, m->len, sizeof *m->v, kv_cmp);
-}
-
-/* ---- YAML ------------------------------------------------------------------ */
 
 static bool yaml_plain_ok(const char *s)
 {
@@ -222,41 +59,12 @@ static bool yaml_plain_ok(const char *s)
 	return true;
 }
 
-/* Length of the UTF-8 sequence at s and its code point, or 0 when the bytes
- * there are not one (overlong, surrogate, truncated, out of range). */
-static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
-{
-	size_t n;
-	uint32_t c, min;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0)
-		n = 2, c = s[0] & 0x1fu, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3, c = s[0] & 0x0fu, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		n = 4, c = s[0] & 0x07u, min = 0x10000;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3fu);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-/* YAML's printable set (YAML 1.2 section 5.1), less the line breaks. */
+/* YAML's printable set (YAML 1.2 section 5.1), less the line breaks. U+FFFD
+ * is escaped too: it stands for bytes that were not UTF-8. */
 static bool yaml_printable(uint32_t c)
 {
 	return (c >= 0x20 && c <= 0x7e) || c == 0x85 || (c >= 0xa0 && c <= 0xd7ff) ||
-	       (c >= 0xe000 && c <= 0xfffd && c != 0xfeff) || (c >= 0x10000 && c <= 0x10ffff);
+	       (c >= 0xe000 && c <= 0xfffc && c != 0xfeff) || (c >= 0x10000 && c <= 0x10ffff);
 }
 
 /* s as a YAML scalar: plain when that reads back as the same string, else
@@ -272,7 +80,7 @@ static void yaml_scalar(struct ferry_sb *sb, const char *s)
 	ferry_sb_addc(sb, '"');
 	while (*p) {
 		uint32_t c;
-		size_t n = utf8_decode(p, &c);
+		size_t n = ferry_kube_utf8_next(p, &c);
 
 		if (n == 0) {
 			ferry_sb_adds(sb, "\\uFFFD");
@@ -298,242 +106,85 @@ static void yaml_scalar(struct ferry_sb *sb, const char *s)
 	ferry_sb_addc(sb, '"');
 }
 
-/* "key:" opening a block at depth d (two spaces a level). */
-static void y_open(struct ferry_sb *sb, int d, const char *key)
-{
-	ferry_sb_addf(sb, "%*s", 2 * d, "");
-	yaml_scalar(sb, key);
-	ferry_sb_adds(sb, ":\n");
-}
+static void yaml_node(struct ferry_sb *sb, json_t *v, int d);
 
-/* "key: value"; a list item's first key is written with item set. */
-static void y_str(struct ferry_sb *sb, int d, bool item, const char *key, const char *value)
+/* A value after "key:" or "- ": on the same line when it is a scalar or
+ * empty, else on the following lines at depth d. */
+static void yaml_value(struct ferry_sb *sb, json_t *v, int d)
 {
-	ferry_sb_addf(sb, "%*s%s", 2 * d - (item ? 2 : 0), "", item ? "- " : "");
-	yaml_scalar(sb, key);
-	ferry_sb_adds(sb, ": ");
-	yaml_scalar(sb, value);
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		if (!json_object_size(v)) {
+			ferry_sb_adds(sb, " {}\n");
+			return;
+		}
+		ferry_sb_addc(sb, '\n');
+		yaml_node(sb, v, d);
+		return;
+	case JSON_ARRAY:
+		if (!json_array_size(v)) {
+			ferry_sb_adds(sb, " []\n");
+			return;
+		}
+		ferry_sb_addc(sb, '\n');
+		yaml_node(sb, v, d);
+		return;
+	case JSON_STRING:
+		ferry_sb_addc(sb, ' ');
+		yaml_scalar(sb, json_string_value(v));
+		break;
+	case JSON_INTEGER:
+		ferry_sb_addf(sb, " %" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL: ferry_sb_addf(sb, " %.17g", json_real_value(v)); break;
+	case JSON_TRUE: ferry_sb_adds(sb, " true"); break;
+	case JSON_FALSE: ferry_sb_adds(sb, " false"); break;
+	case JSON_NULL: ferry_sb_adds(sb, " null"); break;
+	}
 	ferry_sb_addc(sb, '\n');
 }
 
-static void y_uint(struct ferry_sb *sb, int d, const char *key, unsigned v)
+/* A non-empty mapping or sequence in block style at depth d (two spaces a
+ * level); a sequence's "- " sits one level in from its key and a mapping
+ * item's keys two levels in, as kubectl writes them. */
+static void yaml_node(struct ferry_sb *sb, json_t *v, int d)
 {
-	ferry_sb_addf(sb, "%*s%s: %u\n", 2 * d, "", key, v);
-}
+	if (json_is_object(v)) {
+		const char *key;
+		json_t *val;
 
-static void y_empty(struct ferry_sb *sb, int d, const char *key)
-{
-	ferry_sb_addf(sb, "%*s%s: {}\n", 2 * d, "", key);
-}
-
-static void y_map(struct ferry_sb *sb, int d, const char *key, const struct kv *v, size_t n)
-{
-	y_open(sb, d, key);
-	for (size_t i = 0; i < n; i++)
-		y_str(sb, d + 1, false, v[i].key, v[i].value);
-}
-
-/* ---- the manifest ------------------------------------------------------------ */
-
-static int check_vm(const struct ferry_target_vm *vm, struct ferry_err *err)
-{
-	size_t npod = 0;
-
-	if (check_label("namespace", vm->ns, err) || check_label("VM name", vm->name, err))
-		return -1;
-	if (vm->cpus == 0)
-		return ferry_err_set(err, FERRY_E_INVALID, "VM %s/%s has no CPUs", vm->ns,
-				     vm->name);
-	if (vm->memory_bytes == 0 || vm->memory_bytes / MIB >= UINT32_MAX)
-		return ferry_err_set(err, FERRY_E_INVALID, "VM %s/%s: memory of %llu bytes", vm->ns,
-				     vm->name, (unsigned long long)vm->memory_bytes);
-	if (!vm->firmware || (strcmp(vm->firmware, "bios") && strcmp(vm->firmware, "efi")))
-		return ferry_err_set(err, FERRY_E_INVALID,
-				     "VM %s/%s: firmware \"%s\" (want bios or efi)", vm->ns,
-				     vm->name, vm->firmware ? vm->firmware : "");
-	for (size_t i = 0; i < vm->ndisks; i++) {
-		if (check_subdomain("disk name", vm->disks[i].name, err))
-			return -1;
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(vm->disks[i].name, vm->disks[j].name))
-				return ferry_err_set(err, FERRY_E_INVALID,
-						     "VM %s/%s: two disks named %s", vm->ns,
-						     vm->name, vm->disks[i].name);
-	}
-	for (size_t i = 0; i < vm->nnics; i++) {
-		const struct ferry_target_nic *c = &vm->nics[i];
-
-		if (!c->type || (strcmp(c->type, "pod") && strcmp(c->type, "multus") &&
-				 strcmp(c->type, "ignored")))
-			return ferry_err_set(err, FERRY_E_INVALID,
-					     "interface %s: type \"%s\" (want pod, multus or "
-					     "ignored)",
-					     c->name ? c->name : "", c->type ? c->type : "");
-		if (!strcmp(c->type, "ignored"))
-			continue; /* not in the manifest: its name does not matter */
-		if (check_label("interface name", c->name, err))
-			return -1;
-		if (!strcmp(c->type, "multus") && (!c->network || !strchr(c->network, '/')))
-			return ferry_err_set(err, FERRY_E_INVALID,
-					     "interface %s: a multus network needs "
-					     "\"namespace/name\", not \"%s\"",
-					     c->name, c->network ? c->network : "");
-		if (!strcmp(c->type, "pod") && ++npod > 1)
-			return ferry_err_set(err, FERRY_E_INVALID,
-					     "VM %s/%s: more than one interface on the pod "
-					     "network (KubeVirt allows one)",
-					     vm->ns, vm->name);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(vm->nics[j].type, "ignored") &&
-			    !strcmp(c->name, vm->nics[j].name))
-				return ferry_err_set(err, FERRY_E_INVALID,
-						     "VM %s/%s: two interfaces named %s", vm->ns,
-						     vm->name, c->name);
-	}
-	if (check_labels("label", vm->labels, vm->nlabels, err))
-		return -1;
-	return check_labels("node selector", vm->node_selector, vm->nnode_selector, err);
-}
-
-/* sockets x cores = cpus exactly; one socket when the source's layout is
- * unknown or does not divide the count (guests licensed per socket cope
- * better with few sockets than with many). */
-static void cpu_topology(const struct ferry_target_vm *vm, unsigned *sockets, unsigned *cores)
-{
-	unsigned cps = vm->cores_per_socket;
-
-	if (cps == 0 || cps > vm->cpus || vm->cpus % cps) {
-		*sockets = 1;
-		*cores = vm->cpus;
-	} else {
-		*sockets = vm->cpus / cps;
-		*cores = cps;
-	}
-}
-
-static void write_domain(struct ferry_sb *sb, const struct ferry_target_vm *vm, int d)
-{
-	unsigned sockets, cores;
-	bool efi = !strcmp(vm->firmware, "efi");
-	char mem[32];
-
-	cpu_topology(vm, &sockets, &cores);
-	y_open(sb, d, "domain");
-	y_open(sb, d + 1, "cpu");
-	y_uint(sb, d + 2, "sockets", sockets);
-	y_uint(sb, d + 2, "cores", cores);
-	y_uint(sb, d + 2, "threads", 1);
-	y_open(sb, d + 1, "memory");
-	snprintf(mem, sizeof mem, "%lluMi",
-		 (unsigned long long)((vm->memory_bytes + MIB - 1) / MIB));
-	y_str(sb, d + 2, false, "guest", mem);
-	y_open(sb, d + 1, "firmware");
-	y_open(sb, d + 2, "bootloader");
-	if (efi) {
-		y_open(sb, d + 3, "efi");
-		ferry_sb_addf(sb, "%*ssecureBoot: %s\n", 2 * (d + 4), "",
-			      vm->secure_boot ? "true" : "false");
-	} else {
-		y_empty(sb, d + 3, "bios");
-	}
-	if (efi && vm->secure_boot) {
-		y_open(sb, d + 1, "features");
-		y_open(sb, d + 2, "smm");
-		ferry_sb_addf(sb, "%*senabled: true\n", 2 * (d + 3), "");
-	}
-	size_t nnics = 0;
-	for (size_t i = 0; i < vm->nnics; i++)
-		nnics += strcmp(vm->nics[i].type, "ignored") != 0;
-	if (!vm->ndisks && !nnics) {
-		y_empty(sb, d + 1, "devices");
+		json_object_foreach(v, key, val)
+		{
+			ferry_sb_addf(sb, "%*s", 2 * d, "");
+			yaml_scalar(sb, key);
+			ferry_sb_addc(sb, ':');
+			yaml_value(sb, val, d + 1);
+		}
 		return;
 	}
-	y_open(sb, d + 1, "devices");
-	if (vm->ndisks) {
-		y_open(sb, d + 2, "disks");
-		for (size_t i = 0; i < vm->ndisks; i++) {
-			y_str(sb, d + 4, true, "name", vm->disks[i].name);
-			if (vm->disks[i].bus) {
-				y_open(sb, d + 4, "disk");
-				y_str(sb, d + 5, false, "bus", vm->disks[i].bus);
-			} else {
-				y_empty(sb, d + 4, "disk");
-			}
-		}
-	}
-	if (nnics)
-		y_open(sb, d + 2, "interfaces");
-	for (size_t i = 0; i < vm->nnics; i++) {
-		const struct ferry_target_nic *c = &vm->nics[i];
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		json_t *item = json_array_get(v, i);
 
-		if (!strcmp(c->type, "ignored"))
-			continue;
-		y_str(sb, d + 4, true, "name", c->name);
-		if (c->model)
-			y_str(sb, d + 4, false, "model", c->model);
-		if (c->mac)
-			y_str(sb, d + 4, false, "macAddress", c->mac);
-		y_empty(sb, d + 4, strcmp(c->type, "pod") ? "bridge" : "masquerade");
+		if (json_is_object(item) && json_object_size(item)) {
+			struct ferry_sb sub = FERRY_SB_INIT;
+
+			/* the item's first key takes the place of the indent */
+			yaml_node(&sub, item, d + 1);
+			ferry_sb_addf(sb, "%*s- ", 2 * d, "");
+			ferry_sb_adds(sb, sub.buf + 2 * (d + 1));
+			ferry_sb_release(&sub);
+		} else {
+			ferry_sb_addf(sb, "%*s-", 2 * d, "");
+			yaml_value(sb, item, d + 1);
+		}
 	}
 }
 
-static char *manifest(const struct ferry_target_vm *vm)
+static char *manifest(json_t *vm)
 {
 	struct ferry_sb sb = FERRY_SB_INIT;
-	struct kvs labels = {0};
-	bool any_net = false;
 
-	vm_labels(vm, &labels);
-	ferry_sb_adds(&sb, "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata:\n");
-	y_str(&sb, 1, false, "name", vm->name);
-	y_str(&sb, 1, false, "namespace", vm->ns);
-	y_map(&sb, 1, "labels", labels.v, labels.len);
-	if (vm->source_vm_name) {
-		y_open(&sb, 1, "annotations");
-		y_str(&sb, 2, false, FERRY_PREFIX "source-vm-name", vm->source_vm_name);
-	}
-	ferry_sb_adds(&sb, "spec:\n");
-	y_str(&sb, 1, false, "runStrategy", vm->running ? "Always" : "Halted");
-	y_open(&sb, 1, "template");
-	y_open(&sb, 2, "metadata");
-	y_map(&sb, 3, "labels", labels.v, labels.len);
-	y_open(&sb, 2, "spec");
-	write_domain(&sb, vm, 3);
-	for (size_t i = 0; i < vm->nnics; i++) {
-		const struct ferry_target_nic *c = &vm->nics[i];
-
-		if (!strcmp(c->type, "ignored"))
-			continue;
-		if (!any_net)
-			y_open(&sb, 3, "networks");
-		any_net = true;
-		y_str(&sb, 5, true, "name", c->name);
-		if (!strcmp(c->type, "pod")) {
-			y_empty(&sb, 5, "pod");
-		} else {
-			y_open(&sb, 5, "multus");
-			y_str(&sb, 6, false, "networkName", c->network);
-		}
-	}
-	if (vm->ndisks) {
-		y_open(&sb, 3, "volumes");
-		for (size_t i = 0; i < vm->ndisks; i++) {
-			y_str(&sb, 5, true, "name", vm->disks[i].name);
-			y_open(&sb, 5, "persistentVolumeClaim");
-			y_str(&sb, 6, false, "claimName", vm->disks[i].name);
-		}
-	}
-	if (vm->nnode_selector) {
-		struct kvs sel = {0};
-
-		for (size_t i = 0; i < vm->nnode_selector; i++)
-			kvs_set(&sel, vm->node_selector[i].key,
-				ferry_xstrdup(vm->node_selector[i].value));
-		qsort(sel.v, sel.len, sizeof *sel.v, kv_cmp);
-		y_map(&sb, 3, "nodeSelector", sel.v, sel.len);
-		kvs_release(&sel);
-	}
-	kvs_release(&labels);
+	yaml_node(&sb, vm, 0);
 	return ferry_sb_detach(&sb);
 }
 
@@ -624,13 +275,14 @@ static int local_disk_create(struct ferry_target *t, const struct ferry_target_v
 	int rc = -1;
 
 	*uri = NULL;
-	if (check_label("namespace", vm->ns, err) || check_label("VM name", vm->name, err))
+	if (ferry_kube_check_label("namespace", vm->ns, err) ||
+	    ferry_kube_check_label("VM name", vm->name, err))
 		return -1;
 	if (i >= vm->ndisks)
 		return ferry_err_set(err, FERRY_E_INTERNAL, "VM %s/%s has no disk %zu", vm->ns,
 				     vm->name, i);
 	disk = &vm->disks[i];
-	if (check_subdomain("disk name", disk->name, err))
+	if (ferry_kube_check_subdomain("disk name", disk->name, err))
 		return -1;
 	if (disk->size == 0 || disk->size > (uint64_t)INT64_MAX)
 		return ferry_err_set(err, FERRY_E_INVALID, "disk %s: size of %llu bytes",
@@ -677,11 +329,13 @@ static int local_vm_create(struct ferry_target *t, const struct ferry_target_vm 
 {
 	char *dir = NULL, *path = NULL, *text = NULL, *old = NULL;
 	size_t oldlen;
+	json_t *obj;
 	int rc = -1;
 
-	if (check_vm(vm, err))
+	if (ferry_kube_vm_build(vm, NULL, &obj, err))
 		return -1;
-	text = manifest(vm);
+	text = manifest(obj);
+	json_decref(obj);
 	dir = vm_dir(t, vm->ns, vm->name);
 	path = ferry_xasprintf("%s/" MANIFEST, dir);
 	if (ferry_mkdirs(dir, 0755)) {
@@ -714,7 +368,8 @@ static int local_vm_exists(struct ferry_target *t, const char *ns, const char *n
 	int rc = 0;
 
 	*exists = false;
-	if (check_label("namespace", ns, err) || check_label("VM name", name, err))
+	if (ferry_kube_check_label("namespace", ns, err) ||
+	    ferry_kube_check_label("VM name", name, err))
 		return -1;
 	path = ferry_xasprintf("%s/%s/%s/" MANIFEST, t->dir, ns, name);
 	if (!stat(path, &st))
@@ -731,7 +386,8 @@ static int local_vm_delete(struct ferry_target *t, const char *ns, const char *n
 	char *dir;
 	int rc = 0;
 
-	if (check_label("namespace", ns, err) || check_label("VM name", name, err))
+	if (ferry_kube_check_label("namespace", ns, err) ||
+	    ferry_kube_check_label("VM name", name, err))
 		return -1;
 	dir = vm_dir(t, ns, name);
 	if (ferry_rmtree(dir))
