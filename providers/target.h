@@ -59,6 +59,8 @@ struct ferry_target_vm {
 
 struct ferry_target;
 
+#define FERRY_TARGET_DIGEST 65 /* 64 hex digits and a NUL */
+
 struct ferry_target_ops {
 	const char *type;
 	int (*open)(struct ferry_target **out, const struct ferry_target_config *cfg,
@@ -71,9 +73,12 @@ struct ferry_target_ops {
 	/* Create (or replace with identical content) the VM object. */
 	int (*vm_create)(struct ferry_target *t, const struct ferry_target_vm *vm,
 			 struct ferry_err *err);
-	/* Does a VM of that name exist in that namespace? */
+	/* Does a VM of that name exist in that namespace? When digest is not
+	 * NULL it receives a hex SHA-256 of the VM object as the target holds
+	 * it now (so a change made outside ferry shows), or "" when the target
+	 * cannot say. */
 	int (*vm_exists)(struct ferry_target *t, const char *ns, const char *name, bool *exists,
-			 struct ferry_err *err);
+			 char digest[FERRY_TARGET_DIGEST], struct ferry_err *err);
 	/* Remove the VM and its disks (deleteVmOnFailMigration). Absent is fine. */
 	int (*vm_delete)(struct ferry_target *t, const char *ns, const char *name,
 			 struct ferry_err *err);

@@ -178,6 +178,10 @@ static void drift(struct ferry_actions *out, const struct ferry_diff_plan *p,
 			"its target VM was deleted outside ferry; it is not "
 			"recreated (re-run the plan with a new Migration to migrate it "
 			"again)");
+	else if (!strcmp(r->phase, "Completed") && r->target_changed)
+		add_row(out, p, FERRY_ACT_DRIFT, r)->detail = ferry_xstrdup(
+			"its target VM was changed outside ferry since ferry created it; "
+			"ferry leaves it as it is (a re-run skips it too)");
 }
 
 const struct ferry_migration *ferry_plan_migration(const struct ferry_model *m,

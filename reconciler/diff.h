@@ -74,6 +74,7 @@ struct ferry_diff_row {
 	const char *migration, *vm_id, *vm_name, *phase;
 	const char *hash;    /* the mapping it started with, or NULL */
 	bool target_missing; /* observed: Completed, and its target VM is gone */
+	bool target_changed; /* observed: Completed, and its target VM is not what ferry made */
 };
 
 struct ferry_diff_plan {

@@ -514,14 +514,24 @@ static int merge_op(const struct ferry_jkey *k, const char *kind, const struct f
 	if (!strcmp(kind, "mapping")) {
 		row->hash = own(rows, ferry_xstrdup(op->result));
 	} else if (!strcmp(kind, "create-vm") && !strcmp(row->phase, "Completed")) {
-		/* observe: is the migrated VM still there? */
+		/* observe: is the migrated VM still there, as ferry made it?
+		 * The result is "ns/name" and, since targets give digests,
+		 * " sha256:HEX" of the object when it was created. */
 		char *where = ferry_xstrdup(op->result), *slash = strchr(where, '/');
+		char *made = strstr(where, " sha256:"), now[FERRY_TARGET_DIGEST];
 		bool exists = true;
 
+		if (made) {
+			*made = '\0';
+			made += 8;
+		}
 		if (slash) {
 			*slash = '\0';
-			if (!om->e->tops->vm_exists(om->e->t, where, slash + 1, &exists, NULL))
+			if (!om->e->tops->vm_exists(om->e->t, where, slash + 1, &exists, now,
+						    NULL)) {
 				row->target_missing = !exists;
+				row->target_changed = exists && made && now[0] && strcmp(made, now);
+			}
 		}
 		free(where);
 	}
@@ -900,7 +910,7 @@ static enum hres h_create_vm(struct vctx *x)
 	struct ferry_engine *e = x->e;
 	struct ferry_err err = FERRY_ERR_INIT;
 	const struct ferry_target_vm *t = &x->v->tvm;
-	char id[32], *where;
+	char id[32], *where, digest[FERRY_TARGET_DIGEST];
 	struct ferry_jop prior;
 	bool exists = false;
 
@@ -909,7 +919,7 @@ static enum hres h_create_vm(struct vctx *x)
 		return fail(x, "journal: %s", err.msg);
 	if (prior.state == FERRY_OP_NONE) {
 		/* a VM of that name that ferry did not make is not overwritten */
-		if (e->tops->vm_exists(e->t, t->ns, t->name, &exists, &err))
+		if (e->tops->vm_exists(e->t, t->ns, t->name, &exists, NULL, &err))
 			return fail(x, "%s", err.msg);
 		if (exists)
 			return fail(x, "VMAlreadyExists: the target already has a VM %s/%s", t->ns,
@@ -921,7 +931,11 @@ static enum hres h_create_vm(struct vctx *x)
 		return H_DEFER;
 	if (e->tops->vm_create(e->t, t, &err))
 		return fail(x, "creating VM %s/%s: %s", t->ns, t->name, err.msg);
-	where = ferry_xasprintf("%s/%s", t->ns, t->name);
+	/* what ferry made, so that a change made outside it shows as drift */
+	if (e->tops->vm_exists(e->t, t->ns, t->name, &exists, digest, &err))
+		return fail(x, "reading back VM %s/%s: %s", t->ns, t->name, err.msg);
+	where = digest[0] ? ferry_xasprintf("%s/%s sha256:%s", t->ns, t->name, digest)
+			  : ferry_xasprintf("%s/%s", t->ns, t->name);
 	if (ferry_journal_op_end(e->j, id, true, where, &err)) {
 		free(where);
 		return fail(x, "journal: %s", err.msg);

@@ -23,13 +23,15 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "common/alloc.h"
 #include "common/strbuf.h"
 #include "common/util.h"
 #include "providers/kubevirt/objects.h"
 
-#define MANIFEST "virtualmachine.yaml"
+#define MANIFEST     "virtualmachine.yaml"
+#define MANIFEST_MAX (16u << 20) /* a manifest is a few KiB; this is a bound */
 
 struct ferry_target {
 	char *dir; /* absolute */
@@ -361,13 +363,15 @@ out:
 }
 
 static int local_vm_exists(struct ferry_target *t, const char *ns, const char *name, bool *exists,
-			   struct ferry_err *err)
+			   char digest[FERRY_TARGET_DIGEST], struct ferry_err *err)
 {
 	struct stat st;
 	char *path;
 	int rc = 0;
 
 	*exists = false;
+	if (digest)
+		digest[0] = '\0';
 	if (ferry_kube_check_label("namespace", ns, err) ||
 	    ferry_kube_check_label("VM name", name, err))
 		return -1;
@@ -376,6 +380,22 @@ static int local_vm_exists(struct ferry_target *t, const char *ns, const char *n
 		*exists = true;
 	else if (errno != ENOENT && errno != ENOTDIR)
 		rc = ferry_err_set(err, FERRY_E_IO, "%s: %s", path, strerror(errno));
+	if (*exists && digest) {
+		/* the manifest is the VM object: its bytes are what a change
+		 * outside ferry would touch */
+		char *data = NULL;
+		size_t len;
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned mdlen = 0;
+
+		if (ferry_read_file(path, MANIFEST_MAX, &data, &len) ||
+		    !EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+			rc = ferry_err_set(err, FERRY_E_IO, "%s: %s", path, strerror(errno));
+		else
+			for (unsigned i = 0; i < mdlen && i < 32; i++)
+				snprintf(digest + 2 * i, 3, "%02x", md[i]);
+		free(data);
+	}
 	free(path);
 	return rc;
 }

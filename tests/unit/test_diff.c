@@ -241,7 +241,8 @@ static int parse_journal(struct golden *g, char *text)
 			*FERRY_PUSH(g->archived, g->narchived, g->archived_cap) = plan;
 			continue;
 		}
-		if (n < 4 || n > 6 || (n == 6 && strcmp(w[5], "missing"))) {
+		if (n < 4 || n > 6 ||
+		    (n == 6 && strcmp(w[5], "missing") && strcmp(w[5], "changed"))) {
 			print_error("%s/journal.txt:%d: cannot read this line\n", g->name, lineno);
 			return -1;
 		}
@@ -253,7 +254,8 @@ static int parse_journal(struct golden *g, char *text)
 		r->row.phase = keep(g, ferry_xstrdup(w[3]));
 		if (n >= 5 && strcmp(w[4], "-"))
 			r->hash_spec = keep(g, ferry_xstrdup(w[4]));
-		r->row.target_missing = n == 6;
+		r->row.target_missing = n == 6 && !strcmp(w[5], "missing");
+		r->row.target_changed = n == 6 && !strcmp(w[5], "changed");
 	}
 	return 0;
 }

@@ -547,7 +547,8 @@ static void test_bad_names(void **state)
 		assert_non_null(strstr(err.msg, msg));
 		free(msg);
 		assert_int_equal(fx->ops->vm_create(fx->t, &vm, &err), -1);
-		assert_int_equal(fx->ops->vm_exists(fx->t, bad[i], "web-01", &exists, &err), -1);
+		assert_int_equal(fx->ops->vm_exists(fx->t, bad[i], "web-01", &exists, NULL, &err),
+				 -1);
 		assert_int_equal(fx->ops->vm_delete(fx->t, bad[i], "web-01", &err), -1);
 		assert_int_equal(err.code, FERRY_E_INVALID);
 
@@ -556,7 +557,8 @@ static void test_bad_names(void **state)
 		assert_int_equal(fx->ops->disk_create(fx->t, &vm, 0, &uri, &err), -1);
 		assert_non_null(strstr(err.msg, "VM name \""));
 		assert_int_equal(fx->ops->vm_create(fx->t, &vm, &err), -1);
-		assert_int_equal(fx->ops->vm_exists(fx->t, "prod", bad[i], &exists, &err), -1);
+		assert_int_equal(fx->ops->vm_exists(fx->t, "prod", bad[i], &exists, NULL, &err),
+				 -1);
 		assert_int_equal(fx->ops->vm_delete(fx->t, "prod", bad[i], &err), -1);
 		assert_int_equal(err.code, FERRY_E_INVALID);
 
@@ -698,22 +700,22 @@ static void test_delete(void **state)
 	bool exists = true;
 	struct stat st;
 
-	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "web-01", &exists, &err), 0);
+	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "web-01", &exists, NULL, &err), 0);
 	assert_false(exists);
 	assert_int_equal(fx->ops->disk_create(fx->t, &vm, 0, &uri, &err), 0);
 	free(uri);
 	/* disks alone are not a VM */
-	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "web-01", &exists, &err), 0);
+	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "web-01", &exists, NULL, &err), 0);
 	assert_false(exists);
 	free(render(fx, &vm));
 	free(render(fx, &other));
-	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "web-01", &exists, &err), 0);
+	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "web-01", &exists, NULL, &err), 0);
 	assert_true(exists);
-	assert_int_equal(fx->ops->vm_exists(fx->t, "staging", "web-01", &exists, &err), 0);
+	assert_int_equal(fx->ops->vm_exists(fx->t, "staging", "web-01", &exists, NULL, &err), 0);
 	assert_false(exists);
 
 	assert_int_equal(fx->ops->vm_delete(fx->t, "prod", "web-01", &err), 0);
-	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "web-01", &exists, &err), 0);
+	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "web-01", &exists, NULL, &err), 0);
 	assert_false(exists);
 	vmdir = ferry_xasprintf("%s/prod/web-01", fx->dir);
 	assert_int_equal(stat(vmdir, &st), -1); /* disks gone too */
@@ -721,7 +723,7 @@ static void test_delete(void **state)
 	/* absent is fine, and the other VM is untouched */
 	assert_int_equal(fx->ops->vm_delete(fx->t, "prod", "web-01", &err), 0);
 	assert_int_equal(fx->ops->vm_delete(fx->t, "nowhere", "web-01", &err), 0);
-	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "win-2019", &exists, &err), 0);
+	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "win-2019", &exists, NULL, &err), 0);
 	assert_true(exists);
 }
 

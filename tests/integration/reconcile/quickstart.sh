@@ -75,4 +75,19 @@ grep -q '"action": "drift"' "$t/drift.json" || { cat "$t/drift.json"; fail "no d
 grep -q '"vmName": "tiny-efi"' "$t/drift.json" || fail "drift is not about tiny-efi"
 "$ferry" reconcile --once -c "$q/ferry.ini" >/dev/null 2>&1 || fail "reconcile after drift failed"
 [ ! -e "$q/target/quickstart-vms/tiny-efi" ] || fail "tiny-efi was recreated"
+
+# drift: tiny-linux's VirtualMachine is edited behind ferry's back; the
+# edit is reported (not undone), and the deleted tiny-efi still is
+m="$q/target/quickstart-vms/tiny-linux/virtualmachine.yaml"
+[ -f "$m" ] || fail "no manifest for tiny-linux"
+"$ferry" diff -c "$q/ferry.ini" >"$t/nodrift.txt" || fail "diff failed"
+grep -q "tiny-linux" "$t/nodrift.txt" && { cat "$t/nodrift.txt"; fail "tiny-linux drifted before any edit"; }
+sed 's/runStrategy: .*/runStrategy: Always/; $a\
+# edited by hand' "$m" >"$m.new" && mv "$m.new" "$m"
+edited=$(sha256sum "$m")
+"$ferry" diff -c "$q/ferry.ini" >"$t/changed.txt" || fail "diff failed"
+grep -q "drift .*tiny-linux .*changed outside ferry" "$t/changed.txt" || { cat "$t/changed.txt"; fail "the edit of tiny-linux is not reported"; }
+grep -q "drift .*tiny-efi .*deleted outside ferry" "$t/changed.txt" || { cat "$t/changed.txt"; fail "tiny-efi's drift is gone"; }
+"$ferry" reconcile --once -c "$q/ferry.ini" >/dev/null 2>&1 || fail "reconcile after the edit failed"
+[ "$(sha256sum "$m")" = "$edited" ] || fail "ferry overwrote the edited tiny-linux"
 echo "PASS"
