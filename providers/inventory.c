@@ -1,7 +1,9 @@
 #include "driver.h"
 
 #include "common/alloc.h"
+#include "common/strbuf.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -16,6 +18,9 @@ static void vm_release(struct ferry_vm *vm)
 		free(d->format);
 		free(d->storage);
 		free(d->bus);
+		free(d->storage_id);
+		free(d->mode);
+		free(d->change_id);
 	}
 	free(vm->disks);
 	for (size_t i = 0; i < vm->nnics; i++) {
@@ -24,8 +29,21 @@ static void vm_release(struct ferry_vm *vm)
 		free(n->network);
 		free(n->mac);
 		free(n->model);
+		free(n->network_id);
 	}
 	free(vm->nics);
+	for (size_t i = 0; i < vm->nsnapshots; i++) {
+		free(vm->snapshots[i].id);
+		free(vm->snapshots[i].name);
+	}
+	free(vm->snapshots);
+	free(vm->uuid);
+	free(vm->connection_state);
+	free(vm->host_name);
+	free(vm->cluster);
+	free(vm->guest_name);
+	free(vm->ip_address);
+	free(vm->snapshot);
 	free(vm->id);
 	free(vm->name);
 	free(vm->firmware);
@@ -193,6 +211,45 @@ char *ferry_vm_to_json(const struct ferry_vm *vm)
 	set_str(o, "source", vm->source);
 	if (vm->export_source)
 		set_str(o, "ovaSource", vm->export_source);
+	/* Forklift's vSphere inventory names, each only when the source knows it. */
+	if (vm->uuid)
+		set_str(o, "uuid", vm->uuid);
+	if (vm->connection_state)
+		set_str(o, "connectionState", vm->connection_state);
+	if (vm->guest_name)
+		set_str(o, "guestName", vm->guest_name);
+	if (vm->ip_address)
+		set_str(o, "ipAddress", vm->ip_address);
+	if (vm->has_cbt)
+		json_object_set_new(o, "changeTrackingEnabled", json_boolean(vm->cbt_enabled));
+	if (vm->host) {
+		json_t *h = json_object();
+		set_str(h, "id", vm->host);
+		if (vm->host_name)
+			set_str(h, "name", vm->host_name);
+		if (vm->cluster) {
+			json_t *c = json_object();
+			set_str(c, "name", vm->cluster);
+			json_object_set_new(h, "cluster", c);
+		}
+		json_object_set_new(o, "host", h);
+	}
+	if (vm->snapshot) {
+		json_t *snap = json_object();
+		set_str(snap, "kind", "VirtualMachineSnapshot");
+		set_str(snap, "id", vm->snapshot);
+		json_object_set_new(o, "snapshot", snap);
+	}
+	if (vm->nsnapshots) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < vm->nsnapshots; i++) {
+			json_t *j = json_object();
+			set_str(j, "id", vm->snapshots[i].id);
+			set_str(j, "name", vm->snapshots[i].name);
+			json_array_append_new(a, j);
+		}
+		json_object_set_new(o, "snapshots", a);
+	}
 	for (size_t i = 0; i < vm->ndisks; i++) {
 		const struct ferry_vm_disk *d = &vm->disks[i];
 		json_t *j = json_object();
@@ -203,6 +260,17 @@ char *ferry_vm_to_json(const struct ferry_vm *vm)
 		set_str(j, "storage", d->storage);
 		json_object_set_new(j, "shared", json_boolean(d->shared));
 		set_str(j, "bus", d->bus);
+		if (d->storage_id) {
+			json_t *ds = json_object();
+			set_str(ds, "kind", "Datastore");
+			set_str(ds, "id", d->storage_id);
+			json_object_set_new(j, "datastore", ds);
+		}
+		if (d->mode) {
+			set_str(j, "mode", d->mode);
+			json_object_set_new(j, "rdm", json_boolean(d->rdm));
+			set_str(j, "changeId", d->change_id);
+		}
 		json_array_append_new(disks, j);
 	}
 	json_object_set_new(o, "disks", disks);
@@ -213,6 +281,8 @@ char *ferry_vm_to_json(const struct ferry_vm *vm)
 		set_str(j, "network", n->network);
 		set_str(j, "mac", n->mac);
 		set_str(j, "model", n->model);
+		if (n->network_id)
+			set_str(j, "networkId", n->network_id);
 		json_array_append_new(nics, j);
 	}
 	json_object_set_new(o, "nics", nics);
@@ -223,4 +293,45 @@ char *ferry_vm_to_json(const struct ferry_vm *vm)
 	ret = ferry_xstrdup(out);
 	free(out);
 	return ret;
+}
+
+const char *ferry_pairs_get(const struct ferry_pairs *kv, const char *key)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; kv && i < kv->n; i++)
+		if (kv->keys[i] && !strcmp(kv->keys[i], key))
+			v = kv->values[i];
+	return v;
+}
+
+void ferry_snapshot_release(struct ferry_snapshot *s)
+{
+	for (size_t i = 0; i < s->ndisks; i++) {
+		free(s->disk_ids[i]);
+		free(s->change_ids[i]);
+	}
+	free(s->disk_ids);
+	free(s->change_ids);
+	free(s->id);
+	free(s->name);
+	memset(s, 0, sizeof *s);
+}
+
+void ferry_changed_areas_release(struct ferry_changed_areas *c)
+{
+	free(c->v);
+	memset(c, 0, sizeof *c);
+}
+
+char *ferry_changed_areas_json(const struct ferry_changed_areas *c)
+{
+	struct ferry_sb sb = FERRY_SB_INIT;
+
+	ferry_sb_addc(&sb, '[');
+	for (size_t i = 0; i < c->n; i++)
+		ferry_sb_addf(&sb, "%s{\"start\":%" PRIu64 ",\"length\":%" PRIu64 "}", i ? "," : "",
+			      c->v[i].start, c->v[i].length);
+	ferry_sb_adds(&sb, "]\n");
+	return ferry_sb_detach(&sb);
 }

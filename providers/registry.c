@@ -1,6 +1,7 @@
 #include "driver.h"
 
 #include "ova/ova.h"
+#include "vsphere/vsphere.h"
 
 #include <string.h>
 
@@ -31,7 +32,7 @@ int ferry_source_driver_register(const struct ferry_source_ops *ops)
 const struct ferry_source_ops *ferry_source_driver(const char *type, struct ferry_err *err)
 {
 	/* Forklift's provider types that arrive with their own issues. */
-	static const char *const planned[] = {"vsphere", "ovirt", "openstack", "openshift"};
+	static const char *const planned[] = {"ovirt", "openstack", "openshift"};
 	/* Forklift's other types, which ferry does not plan. */
 	static const char *const others[] = {"ec2", "hyperv", "nutanix"};
 
@@ -44,6 +45,8 @@ const struct ferry_source_ops *ferry_source_driver(const char *type, struct ferr
 			return registered[i];
 	if (strcmp(type, ferry_ova_source_ops.type) == 0)
 		return &ferry_ova_source_ops;
+	if (strcmp(type, ferry_vsphere_source_ops.type) == 0)
+		return &ferry_vsphere_source_ops;
 	if (listed(type, planned, sizeof planned / sizeof *planned))
 		ferry_err_set(err, FERRY_E_UNSUPPORTED,
 			      "provider type '%s' is not implemented yet (arrives with its own "

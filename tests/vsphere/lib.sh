@@ -465,7 +465,11 @@ vcsim_qcda() {
 #     end; prints its output; returns its status (0 ok, 1 failed, 2 bad
 #     command, 3 driver gone or timeout). Fine inside $(...).
 # vsdrv_stop
-#     Closes the fifo (the driver closes its source: Logout) and waits.
+#     Closes the fifo (the driver closes its source: Logout) and waits;
+#     returns 1 (and notes it in $VS_DIR/drv.failed) when the driver
+#     exited with a status other than 0 (a sanitizer's report, say).
+# vsdrv_check
+#     Fails the test when any driver of it exited badly.
 
 _vs_drv_pid=
 
@@ -509,8 +513,19 @@ vsdrv_stop() {
 		_vs_n=$((_vs_n - 1))
 	done
 	kill "$_vs_drv_pid" 2>/dev/null || :
-	wait "$_vs_drv_pid" 2>/dev/null || :
+	_vs_rc=0
+	wait "$_vs_drv_pid" 2>/dev/null || _vs_rc=$?
 	_vs_drv_pid=
+	if [ "$_vs_rc" -ne 0 ]; then
+		# (a sanitizer's report, for one)
+		{ echo "vsdrv exited with status $_vs_rc:"; tail -n 30 "$VS_DIR/drv.err"; } |
+			tee -a "$VS_DIR/drv.failed" >&2
+		return 1
+	fi
+}
+
+vsdrv_check() {
+	[ ! -s "$VS_DIR/drv.failed" ] || vs_fail "a driver process failed (above)"
 }
 
 # --- More helpers for the driver's tests.

@@ -84,7 +84,11 @@ static int children(bool report)
 static struct ferry_source *open_share(const char *share, const struct ferry_source_ops **ops)
 {
 	struct ferry_err err = FERRY_ERR_INIT;
-	struct ferry_source_config cfg = {"test", "ova-test", "ova", share, work_dir};
+	struct ferry_source_config cfg = {.ns = "test",
+					  .name = "ova-test",
+					  .type = "ova",
+					  .url = share,
+					  .work_dir = work_dir};
 	struct ferry_source *s = NULL;
 
 	*ops = ferry_source_driver("ova", &err);
