@@ -1101,7 +1101,7 @@ static int ova_disk_open(struct ferry_source *s, const struct ferry_vm *vm, size
 		a->priv = srv;
 		ret = 0;
 	} else {
-		ferry_err_prefix(err, "serving disk %zu of VM '%s'", i, vm->name);
+		ferry_err_prefix(err, "serving disk %zu of VM '%s': ", i, vm->name);
 	}
 	free(spec);
 out:
