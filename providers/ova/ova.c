@@ -1,12 +1,11 @@
 #include "ova.h"
+#include "providers/nbdserver.h"
 
 #include "ovf.h"
 #include "tar.h"
 
 #include "common/alloc.h"
 #include "common/strbuf.h"
-#include "common/time.h"
-#include "common/log.h"
 #include "common/util.h"
 
 #include <dirent.h>
@@ -15,16 +14,12 @@
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/evp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,23 +30,14 @@ enum {
 	OVF_MAX_DEPTH = 3,
 	MAX_SCANNED = 100000,	  /* directory entries looked at per inventory */
 	READY_TIMEOUT_MS = 30000, /* for qemu-nbd to answer on its socket */
-	STOP_TIMEOUT_MS = 5000,	  /* from SIGTERM to SIGKILL */
-	LOG_EXCERPT = 400,	  /* bytes of qemu-nbd's stderr quoted in errors */
 	HANDSHAKE_TIMEOUT_S = 10,
 };
 
-/* A qemu-nbd this driver started and has not reaped yet. */
-struct server {
-	pid_t pid;
-	char *sock, *log, *pidfile;
-	struct server *next;
-};
-
 struct ferry_source {
-	char *root;	/* the share, canonical, no trailing slash */
-	char *storage;	/* "Dummy storage for source provider <name>" */
-	char *work_dir; /* where sockets and logs go; NULL if none was given */
-	struct server *servers;
+	char *root;			  /* the share, canonical, no trailing slash */
+	char *storage;			  /* "Dummy storage for source provider <name>" */
+	char *work_dir;			  /* where sockets and logs go; NULL if none was given */
+	struct ferry_nbd_server *servers; /* the qemu-nbds serving disks now */
 	unsigned seq;
 };
 
@@ -124,56 +110,6 @@ nfs:
  * stop them left in work_dir (ova-OWNER-N.pid, OWNER no longer running),
  * and remove their files. A server must have this file's socket on its
  * command line, so a reused pid is never killed. */
-static void reap_leftovers(const char *work_dir)
-{
-	DIR *d = opendir(work_dir);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		long owner;
-		unsigned seq;
-		int end = 0;
-		char *base, *pidf, *text = NULL, *cmd = NULL;
-		size_t len;
-
-		if (sscanf(de->d_name, "ova-%ld-%u.pid%n", &owner, &seq, &end) != 2 ||
-		    de->d_name[end] || owner == (long)getpid() ||
-		    !(kill((pid_t)owner, 0) < 0 && errno == ESRCH))
-			continue;
-		base = ferry_xasprintf("%s/ova-%ld-%u", work_dir, owner, seq);
-		pidf = ferry_xasprintf("%s.pid", base);
-		if (!ferry_read_file(pidf, 64, &text, &len)) {
-			long spid = strtol(text, NULL, 10);
-			char *proc = ferry_xasprintf("/proc/%ld/cmdline", spid);
-			char *sock = ferry_xasprintf("%s.sock", base);
-
-			if (spid > 1 && !ferry_read_file(proc, 1 << 16, &cmd, &len) &&
-			    memmem(cmd, len, sock, strlen(sock))) {
-				kill((pid_t)spid, SIGKILL);
-				ferry_warn(
-					"stopped qemu-nbd %ld, left serving %s by a ferry process "
-					"that was killed",
-					spid, sock);
-			}
-			free(proc);
-			free(sock);
-		}
-		for (size_t x = 0; x < 3; x++) {
-			static const char *const exts[] = {".pid", ".sock", ".log"};
-			char *f = ferry_xasprintf("%s%s", base, exts[x]);
-			unlink(f);
-			free(f);
-		}
-		free(text);
-		free(cmd);
-		free(pidf);
-		free(base);
-	}
-	closedir(d);
-}
-
 static int ova_open(struct ferry_source **out, const struct ferry_source_config *cfg,
 		    struct ferry_err *err)
 {
@@ -203,22 +139,16 @@ static int ova_open(struct ferry_source **out, const struct ferry_source_config 
 		ferry_xasprintf("Dummy storage for source provider %s", cfg->name ? cfg->name : "");
 	s->work_dir = cfg->work_dir ? ferry_xstrdup(cfg->work_dir) : NULL;
 	if (s->work_dir)
-		reap_leftovers(s->work_dir);
+		ferry_nbd_reap_leftovers(s->work_dir, "ova");
 	*out = s;
 	return 0;
 }
-
-static void server_stop(struct server *srv);
 
 static void ova_close(struct ferry_source *s)
 {
 	if (!s)
 		return;
-	while (s->servers) {
-		struct server *srv = s->servers;
-		s->servers = srv->next;
-		server_stop(srv);
-	}
+	ferry_nbd_servers_stop(&s->servers);
 	free(s->root);
 	free(s->storage);
 	free(s->work_dir);
@@ -794,277 +724,45 @@ static char *qemu_json(const char *driver, const struct disk_loc *loc, uint64_t 
 
 /* ---- qemu-nbd ------------------------------------------------------------------------ */
 
-static char *find_program(const char *name)
-{
-	const char *path = getenv("PATH");
-	char *copy, *save = NULL, *ret = NULL;
-
-	copy = ferry_xstrdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
-	for (char *dir = strtok_r(copy, ":", &save); dir && !ret;
-	     dir = strtok_r(NULL, ":", &save)) {
-		char *p = ferry_path_join(*dir ? dir : ".", name);
-		if (access(p, X_OK) == 0)
-			ret = p;
-		else
-			free(p);
-	}
-	free(copy);
-	return ret;
-}
-
-/* true once pid is gone (reaped here, or not our child any more). */
-static bool reaped(pid_t pid, int *status)
-{
-	pid_t r;
-
-	do
-		r = waitpid(pid, status, WNOHANG);
-	while (r < 0 && errno == EINTR);
-	return r == pid || (r < 0 && errno == ECHILD);
-}
-
-static void server_stop(struct server *srv)
-{
-	if (srv->pid > 0) {
-		int st;
-		kill(srv->pid, SIGTERM);
-		for (long waited = 0; !reaped(srv->pid, &st); waited += 10) {
-			if (waited >= STOP_TIMEOUT_MS) {
-				kill(srv->pid, SIGKILL);
-				while (waitpid(srv->pid, &st, 0) < 0 && errno == EINTR)
-					;
-				break;
-			}
-			ferry_sleep(0.01);
-		}
-	}
-	if (srv->sock)
-		unlink(srv->sock);
-	if (srv->log)
-		unlink(srv->log);
-	if (srv->pidfile)
-		unlink(srv->pidfile);
-	free(srv->sock);
-	free(srv->log);
-	free(srv->pidfile);
-	free(srv);
-}
-
-static bool io_full(int fd, void *buf, size_t n, bool writing)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t r = writing ? send(fd, (char *)buf + done, n - done, MSG_NOSIGNAL)
-				    : recv(fd, (char *)buf + done, n - done, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		done += (size_t)r;
-	}
-	return true;
-}
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-/* The export's size, from the server itself: the fixed-newstyle handshake
- * up to NBD_OPT_EXPORT_NAME, then NBD_CMD_DISC. */
-static bool nbd_export_size(int fd, uint64_t *size)
-{
-	unsigned char b[18 + 124], opt[16], disc[28] = {0};
-	uint16_t sflags;
-	bool no_zeroes;
-
-	if (!io_full(fd, b, 18, false) || memcmp(b, "NBDMAGIC", 8) != 0 ||
-	    memcmp(b + 8, "IHAVEOPT", 8) != 0)
-		return false;
-	sflags = (uint16_t)(b[16] << 8 | b[17]);
-	if (!(sflags & 1))
-		return false; /* not fixed newstyle */
-	no_zeroes = sflags & 2;
-	put_be32(b, 1u | (no_zeroes ? 2u : 0u));
-	memcpy(opt, "IHAVEOPT", 8);
-	put_be32(opt + 8, 1); /* NBD_OPT_EXPORT_NAME, name "" */
-	put_be32(opt + 12, 0);
-	if (!io_full(fd, b, 4, true) || !io_full(fd, opt, sizeof opt, true) ||
-	    !io_full(fd, b, no_zeroes ? 10 : 10 + 124, false))
-		return false;
-	*size = be64(b);
-	put_be32(disc, 0x25609513);
-	disc[7] = 2; /* NBD_CMD_DISC */
-	(void)io_full(fd, disc, sizeof disc, true);
-	return true;
-}
-
-/* Connect to the socket; 1 answered (size set), 0 not listening yet, -1
- * listening but not speaking NBD. */
-static int probe(const char *sock, uint64_t *size)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct timeval tv = {HANDSHAKE_TIMEOUT_S, 0};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
-
-	if (fd < 0)
-		return -1;
-	memcpy(sa.sun_path, sock, strlen(sock) + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		close(fd);
-		return 0;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	ret = nbd_export_size(fd, size) ? 1 : -1;
-	close(fd);
-	return ret;
-}
-
-static char *log_excerpt(const char *log)
-{
-	char buf[LOG_EXCERPT + 1];
-	ssize_t n = -1;
-	int fd = open(log, O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		n = read(fd, buf, LOG_EXCERPT);
-		close(fd);
-	}
-	buf[n > 0 ? n : 0] = '\0';
-	for (char *c = buf; *c; c++)
-		if (*c == '\n')
-			*c = *(c + 1) ? ' ' : '\0';
-	return ferry_xstrdup(n > 0 ? buf : "(no message)");
-}
-
-static pid_t spawn(char *const argv[], int logfd)
-{
-	pid_t pid;
-	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-	if (nullfd < 0)
-		return -1;
-	pid = ferry_fork_tied(); /* never outlive ferry */
-	if (pid == 0) {
-		/* Async-signal-safe calls only from here on. */
-		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-			_exit(127);
-		if (close_range(3, ~0u, 0) != 0)
-			for (int fd = 3; fd < 1024; fd++)
-				close(fd);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(nullfd);
-	return pid;
-}
-
 /* Start qemu-nbd serving spec on a new socket; wait until it answers. */
-static int server_start(struct ferry_source *s, char *spec, struct server **out, uint64_t *size,
-			struct ferry_err *err)
+static int server_start(struct ferry_source *s, char *spec, struct ferry_nbd_server **out,
+			uint64_t *size, struct ferry_err *err)
 {
-	struct sockaddr_un sa;
-	struct server *srv;
-	char *bin, *sockarg = NULL, *pidarg = NULL;
-	int logfd, st = 0;
+	struct ferry_nbd_server *srv;
+	char *bin, *sockarg, *pidarg;
+	int rc;
 
-	if (!s->work_dir)
-		return ferry_err_set(err, FERRY_E_INVALID,
-				     "the ova driver needs a work directory to serve disks");
-	if (!(bin = find_program("qemu-nbd")))
+	if (!(bin = ferry_nbd_find_program("qemu-nbd")))
 		return ferry_err_set(err, FERRY_E_UNSUPPORTED,
 				     "qemu-nbd is not in PATH (Debian: apt install qemu-utils)");
-	srv = ferry_xcalloc(1, sizeof *srv);
-	s->seq++;
-	srv->sock = ferry_xasprintf("%s/ova-%ld-%u.sock", s->work_dir, (long)getpid(), s->seq);
-	srv->log = ferry_xasprintf("%s/ova-%ld-%u.log", s->work_dir, (long)getpid(), s->seq);
-	srv->pidfile = ferry_xasprintf("%s/ova-%ld-%u.pid", s->work_dir, (long)getpid(), s->seq);
-	if (strlen(srv->sock) >= sizeof sa.sun_path) {
-		ferry_err_set(err, FERRY_E_LIMIT,
-			      "socket path %s is longer than %zu bytes; use a shorter work "
-			      "directory",
-			      srv->sock, sizeof sa.sun_path - 1);
-		goto fail;
-	}
-	unlink(srv->sock);
-	logfd = open(srv->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (logfd < 0) {
-		ferry_err_set(err, FERRY_E_IO, "%s: %s", srv->log, strerror(errno));
-		goto fail;
+	if (ferry_nbd_server_new(s->work_dir, "ova", ++s->seq, false, &srv, err)) {
+		free(bin);
+		return -1;
 	}
 	sockarg = ferry_xasprintf("--socket=%s", srv->sock);
 	pidarg = ferry_xasprintf("--pid-file=%s", srv->pidfile);
 	{
 		/* --persistent and --shared=0: ferry copy opens several
-		 * connections, and the probe below is one more. The pid file
-		 * lets a later ferry stop a server this process left behind. */
+		 * connections, and the probe is one more. The pid file lets a
+		 * later ferry stop a server this process left behind. */
 		char *argv[] = {bin,	"--read-only", "--persistent", "--shared=0", sockarg,
 				pidarg, "--",	       spec,	       NULL};
-		srv->pid = spawn(argv, logfd);
-	}
-	close(logfd);
-	if (srv->pid < 0) {
-		srv->pid = 0;
-		ferry_err_set(err, FERRY_E_IO, "starting qemu-nbd: %s", strerror(errno));
-		goto fail;
-	}
-	for (long waited = 0;; waited += 10) {
-		int r = probe(srv->sock, size);
-		if (r == 1)
-			break;
-		if (r < 0) {
-			ferry_err_set(err, FERRY_E_IO, "qemu-nbd on %s does not speak NBD",
-				      srv->sock);
-			goto fail;
-		}
-		if (reaped(srv->pid, &st)) {
-			char *msg = log_excerpt(srv->log);
-			srv->pid = 0;
-			ferry_err_set(err, FERRY_E_IO, "qemu-nbd exited (status %d): %s",
-				      WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), msg);
-			free(msg);
-			goto fail;
-		}
-		if (waited >= READY_TIMEOUT_MS) {
-			ferry_err_set(err, FERRY_E_TIMEOUT, "qemu-nbd did not answer on %s in %d s",
-				      srv->sock, READY_TIMEOUT_MS / 1000);
-			goto fail;
-		}
-		ferry_sleep(0.01);
+		struct ferry_nbd_start st = {"qemu-nbd", argv, -1, READY_TIMEOUT_MS,
+					     HANDSHAKE_TIMEOUT_S};
+
+		rc = ferry_nbd_server_run(srv, &st, size, err);
 	}
 	free(bin);
 	free(sockarg);
 	free(pidarg);
+	if (rc) {
+		ferry_nbd_server_stop(srv);
+		return -1;
+	}
 	srv->next = s->servers;
 	s->servers = srv;
 	*out = srv;
 	return 0;
-fail:
-	free(bin);
-	free(sockarg);
-	free(pidarg);
-	server_stop(srv);
-	return -1;
-}
-
-static char *socket_uri(const char *sock)
-{
-	struct ferry_sb sb = FERRY_SB_INIT;
-
-	ferry_sb_adds(&sb, "nbd+unix:///?socket=");
-	for (const unsigned char *c = (const unsigned char *)sock; *c; c++) {
-		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		    (*c >= '0' && *c <= '9') || strchr("/-._~", *c))
-			ferry_sb_addc(&sb, (char)*c);
-		else
-			ferry_sb_addf(&sb, "%%%02X", *c);
-	}
-	return ferry_sb_detach(&sb);
 }
 
 static int ova_disk_open(struct ferry_source *s, const struct ferry_vm *vm, size_t i,
@@ -1073,7 +771,7 @@ static int ova_disk_open(struct ferry_source *s, const struct ferry_vm *vm, size
 	const struct ferry_vm_disk *d;
 	struct disk_loc loc = {NULL, 0, 0, false};
 	const char *driver = NULL;
-	struct server *srv = NULL;
+	struct ferry_nbd_server *srv = NULL;
 	char *spec;
 	uint64_t size = 0;
 	int ret = -1;
@@ -1096,7 +794,7 @@ static int ova_disk_open(struct ferry_source *s, const struct ferry_vm *vm, size
 		goto out;
 	}
 	if (server_start(s, spec, &srv, &size, err) == 0) {
-		a->uri = socket_uri(srv->sock);
+		a->uri = ferry_nbd_socket_uri(srv->sock);
 		a->size = size;
 		a->priv = srv;
 		ret = 0;
@@ -1111,16 +809,7 @@ out:
 
 static void ova_disk_close(struct ferry_source *s, struct ferry_disk_access *a)
 {
-	struct server **pp = &s->servers;
-
-	for (; *pp; pp = &(*pp)->next) {
-		if (*pp == a->priv) {
-			struct server *srv = *pp;
-			*pp = srv->next;
-			server_stop(srv);
-			break;
-		}
-	}
+	ferry_nbd_server_drop(&s->servers, a->priv);
 	free(a->uri);
 	memset(a, 0, sizeof *a);
 }

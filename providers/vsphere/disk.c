@@ -3,32 +3,23 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/strbuf.h"
-#include "common/time.h"
 #include "common/util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <libxml/tree.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 enum {
 	READY_TIMEOUT_MS = 60000, /* for nbdkit to answer on its socket */
-	STOP_TIMEOUT_MS = 5000,	  /* from SIGTERM to SIGKILL */
-	LOG_EXCERPT = 400,
 	HANDSHAKE_TIMEOUT_S = 30,
-	SECRET_MAX = 4096, /* bytes of a cookie or password handed over on a pipe */
-	SECRET_FD = 3,	   /* where nbdkit finds it */
+	SECRET_MAX = 4096,		 /* bytes of a cookie or password handed over on a pipe */
+	SECRET_FD = FERRY_NBD_SECRET_FD, /* where nbdkit finds it */
 	CURL_TIMEOUT_S = 300,
 };
 
@@ -165,244 +156,14 @@ void ferry_vsphere_argv_free(char **argv)
 
 /* ---- nbdkit ------------------------------------------------------------------------------- */
 
-static char *find_program(const char *name)
-{
-	const char *path = getenv("PATH");
-	char *copy, *save = NULL, *ret = NULL;
-
-	copy = ferry_xstrdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
-	for (char *dir = strtok_r(copy, ":", &save); dir && !ret;
-	     dir = strtok_r(NULL, ":", &save)) {
-		char *p = ferry_path_join(*dir ? dir : ".", name);
-		if (access(p, X_OK) == 0)
-			ret = p;
-		else
-			free(p);
-	}
-	free(copy);
-	return ret;
-}
-
-static bool reaped(pid_t pid, int *status)
-{
-	pid_t r;
-
-	do
-		r = waitpid(pid, status, WNOHANG);
-	while (r < 0 && errno == EINTR);
-	return r == pid || (r < 0 && errno == ECHILD);
-}
-
-static void server_stop(struct vs_server *srv)
-{
-	if (srv->pid > 0) {
-		int st;
-		kill(srv->pid, SIGTERM);
-		for (long waited = 0; !reaped(srv->pid, &st); waited += 10) {
-			if (waited >= STOP_TIMEOUT_MS) {
-				kill(srv->pid, SIGKILL);
-				while (waitpid(srv->pid, &st, 0) < 0 && errno == EINTR)
-					;
-				break;
-			}
-			ferry_sleep(0.01);
-		}
-	}
-	const char *files[] = {srv->sock, srv->log, srv->pidfile, srv->cafile};
-	for (size_t i = 0; i < sizeof files / sizeof *files; i++)
-		if (files[i])
-			unlink(files[i]);
-	free(srv->sock);
-	free(srv->log);
-	free(srv->pidfile);
-	free(srv->cafile);
-	free(srv);
-}
-
 void vs_servers_stop(struct ferry_source *s)
 {
-	while (s->servers) {
-		struct vs_server *srv = s->servers;
-		s->servers = srv->next;
-		server_stop(srv);
-	}
+	ferry_nbd_servers_stop(&s->servers);
 }
 
-/* Stop the servers a ferry process killed before it could stop them left
- * in work_dir (vs-OWNER-N.pid, OWNER gone), as the ova driver does: only a
- * process whose command line names this file's socket is killed. */
 void vs_reap_leftovers(const char *work_dir)
 {
-	DIR *d = opendir(work_dir);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		long owner;
-		unsigned seq;
-		int end = 0;
-		char *base, *pidf, *text = NULL, *cmd = NULL;
-		size_t len;
-
-		if (sscanf(de->d_name, "vs-%ld-%u.pid%n", &owner, &seq, &end) != 2 ||
-		    de->d_name[end] || owner == (long)getpid() ||
-		    !(kill((pid_t)owner, 0) < 0 && errno == ESRCH))
-			continue;
-		base = ferry_xasprintf("%s/vs-%ld-%u", work_dir, owner, seq);
-		pidf = ferry_xasprintf("%s.pid", base);
-		if (!ferry_read_file(pidf, 64, &text, &len)) {
-			long spid = strtol(text, NULL, 10);
-			char *proc = ferry_xasprintf("/proc/%ld/cmdline", spid);
-			char *sock = ferry_xasprintf("%s.sock", base);
-
-			if (spid > 1 && !ferry_read_file(proc, 1 << 16, &cmd, &len) &&
-			    memmem(cmd, len, sock, strlen(sock))) {
-				kill((pid_t)spid, SIGKILL);
-				ferry_warn("stopped nbdkit %ld, left serving %s by a ferry process "
-					   "that was killed",
-					   spid, sock);
-			}
-			free(proc);
-			free(sock);
-		}
-		for (size_t x = 0; x < 4; x++) {
-			static const char *const exts[] = {".pid", ".sock", ".log", ".ca"};
-			char *f = ferry_xasprintf("%s%s", base, exts[x]);
-			unlink(f);
-			free(f);
-		}
-		free(text);
-		free(cmd);
-		free(pidf);
-		free(base);
-	}
-	closedir(d);
-}
-
-static bool io_full(int fd, void *buf, size_t n, bool writing)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t r = writing ? send(fd, (char *)buf + done, n - done, MSG_NOSIGNAL)
-				    : recv(fd, (char *)buf + done, n - done, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		done += (size_t)r;
-	}
-	return true;
-}
-
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-/* The export's size from the server itself (fixed newstyle handshake up
- * to NBD_OPT_EXPORT_NAME, then NBD_CMD_DISC): proof that the plugin could
- * open the disk (nbdkit curl reaches the URL when a client connects). */
-static bool nbd_export_size(int fd, uint64_t *size)
-{
-	unsigned char b[18 + 124], opt[16], disc[28] = {0};
-	uint16_t sflags;
-	bool no_zeroes;
-
-	if (!io_full(fd, b, 18, false) || memcmp(b, "NBDMAGIC", 8) != 0 ||
-	    memcmp(b + 8, "IHAVEOPT", 8) != 0)
-		return false;
-	sflags = (uint16_t)(b[16] << 8 | b[17]);
-	if (!(sflags & 1))
-		return false;
-	no_zeroes = sflags & 2;
-	put_be32(b, 1u | (no_zeroes ? 2u : 0u));
-	memcpy(opt, "IHAVEOPT", 8);
-	put_be32(opt + 8, 1);
-	put_be32(opt + 12, 0);
-	if (!io_full(fd, b, 4, true) || !io_full(fd, opt, sizeof opt, true) ||
-	    !io_full(fd, b, no_zeroes ? 10 : 10 + 124, false))
-		return false;
-	*size = (uint64_t)be32(b) << 32 | be32(b + 4);
-	put_be32(disc, 0x25609513);
-	disc[7] = 2;
-	(void)io_full(fd, disc, sizeof disc, true);
-	return true;
-}
-
-/* 1 answered (size set), 0 not listening yet, -1 listening but no export. */
-static int probe(const char *sock, uint64_t *size)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct timeval tv = {HANDSHAKE_TIMEOUT_S, 0};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
-
-	if (fd < 0)
-		return -1;
-	memcpy(sa.sun_path, sock, strlen(sock) + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		close(fd);
-		return 0;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	ret = nbd_export_size(fd, size) ? 1 : -1;
-	close(fd);
-	return ret;
-}
-
-static char *log_excerpt(const char *log)
-{
-	char buf[LOG_EXCERPT + 1];
-	ssize_t n = -1;
-	int fd = open(log, O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		struct stat st;
-		/* the end of the log says why */
-		if (!fstat(fd, &st) && st.st_size > LOG_EXCERPT)
-			lseek(fd, st.st_size - LOG_EXCERPT, SEEK_SET);
-		n = read(fd, buf, LOG_EXCERPT);
-		close(fd);
-	}
-	buf[n > 0 ? n : 0] = '\0';
-	for (char *c = buf; *c; c++)
-		if (*c == '\n' || (unsigned char)*c < 0x20)
-			*c = *(c + 1) ? ' ' : '\0';
-	return ferry_xstrdup(n > 0 ? buf : "(no message)");
-}
-
-static pid_t spawn(char *const argv[], int logfd, int secret_fd)
-{
-	pid_t pid;
-	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-	if (nullfd < 0)
-		return -1;
-	pid = ferry_fork_tied(); /* never outlive ferry */
-	if (pid == 0) {
-		/* Async-signal-safe calls only from here on. */
-		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-			_exit(127);
-		if (secret_fd >= 0 && dup2(secret_fd, SECRET_FD) < 0)
-			_exit(127);
-		if (close_range(secret_fd >= 0 ? SECRET_FD + 1 : 3, ~0u, 0) != 0)
-			for (int fd = secret_fd >= 0 ? SECRET_FD + 1 : 3; fd < 1024; fd++)
-				close(fd);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(nullfd);
-	return pid;
+	ferry_nbd_reap_leftovers(work_dir, "vs");
 }
 
 /* A pipe holding secret, its read end returned: nbdkit reads it (-FD) at
@@ -426,95 +187,19 @@ static int secret_pipe(const char *secret, struct ferry_err *err)
 	return p[0];
 }
 
-struct start {
-	const char *what; /* "nbdkit curl" */
-	char **argv;
-	const char *secret; /* or NULL */
-};
-
-static int server_new(struct ferry_source *s, struct vs_server **out, struct ferry_err *err)
+/* Start nbdkit (argv) with secret on a pipe, and wait until it serves. */
+static int server_run(struct ferry_nbd_server *srv, const char *what, char **argv,
+		      const char *secret, uint64_t *size, struct ferry_err *err)
 {
-	struct sockaddr_un sa;
-	struct vs_server *srv;
-	long pid = (long)getpid();
+	struct ferry_nbd_start st = {what, argv, -1, READY_TIMEOUT_MS, HANDSHAKE_TIMEOUT_S};
+	int rc;
 
-	if (!s->work_dir)
-		return ferry_err_set(err, FERRY_E_INVALID,
-				     "the vsphere driver needs a work directory to serve disks");
-	srv = ferry_xcalloc(1, sizeof *srv);
-	s->seq++;
-	srv->sock = ferry_xasprintf("%s/vs-%ld-%u.sock", s->work_dir, pid, s->seq);
-	srv->log = ferry_xasprintf("%s/vs-%ld-%u.log", s->work_dir, pid, s->seq);
-	srv->pidfile = ferry_xasprintf("%s/vs-%ld-%u.pid", s->work_dir, pid, s->seq);
-	srv->cafile = ferry_xasprintf("%s/vs-%ld-%u.ca", s->work_dir, pid, s->seq);
-	if (strlen(srv->sock) >= sizeof sa.sun_path) {
-		ferry_err_set(err, FERRY_E_LIMIT,
-			      "socket path %s is longer than %zu bytes; use a shorter work "
-			      "directory",
-			      srv->sock, sizeof sa.sun_path - 1);
-		server_stop(srv);
+	if (secret && (st.secret_fd = secret_pipe(secret, err)) < 0)
 		return -1;
-	}
-	unlink(srv->sock);
-	*out = srv;
-	return 0;
-}
-
-static int server_run(struct ferry_source *s, struct vs_server *srv, const struct start *st,
-		      uint64_t *size, struct ferry_err *err)
-{
-	int logfd, secret_fd = -1, status = 0;
-
-	logfd = open(srv->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (logfd < 0)
-		return ferry_err_set(err, FERRY_E_IO, "%s: %s", srv->log, strerror(errno));
-	if (st->secret && (secret_fd = secret_pipe(st->secret, err)) < 0) {
-		close(logfd);
-		return -1;
-	}
-	srv->pid = spawn(st->argv, logfd, secret_fd);
-	close(logfd);
-	if (secret_fd >= 0)
-		close(secret_fd);
-	if (srv->pid < 0) {
-		srv->pid = 0;
-		return ferry_err_set(err, FERRY_E_IO, "starting %s: %s", st->what, strerror(errno));
-	}
-	for (long waited = 0;; waited += 10) {
-		int r = probe(srv->sock, size);
-		if (r == 1)
-			break;
-		if (reaped(srv->pid, &status) || r < 0) {
-			char *msg;
-			if (r < 0) { /* listening, but the plugin could not open the disk */
-				kill(srv->pid, SIGTERM);
-				while (waitpid(srv->pid, &status, 0) < 0 && errno == EINTR)
-					;
-			}
-			srv->pid = 0;
-			msg = log_excerpt(srv->log);
-			ferry_err_set(err, FERRY_E_IO, "%s %s: %s", st->what,
-				      r < 0 ? "serves no disk" : "exited", msg);
-			free(msg);
-			return -1;
-		}
-		if (waited >= READY_TIMEOUT_MS)
-			return ferry_err_set(err, FERRY_E_TIMEOUT,
-					     "%s did not answer on %s in %d s", st->what, srv->sock,
-					     READY_TIMEOUT_MS / 1000);
-		ferry_sleep(0.01);
-	}
-	(void)s;
-	return 0;
-}
-
-static char *socket_uri(const char *sock)
-{
-	struct ferry_sb sb = FERRY_SB_INIT;
-
-	ferry_sb_adds(&sb, "nbd+unix:///?socket=");
-	add_encoded(&sb, sock, true);
-	return ferry_sb_detach(&sb);
+	rc = ferry_nbd_server_run(srv, &st, size, err);
+	if (st.secret_fd >= 0)
+		close(st.secret_fd);
+	return rc;
 }
 
 /* ---- disk_open ------------------------------------------------------------------------------ */
@@ -573,11 +258,11 @@ static bool vddk_present(const char *libdir)
 }
 
 static int open_vddk(struct ferry_source *s, const struct ferry_vm *vm, const struct vs_disk *d,
-		     const char *snapshot_id, struct vs_server *srv, char *nbdkit, uint64_t *size,
-		     struct ferry_err *err)
+		     const char *snapshot_id, struct ferry_nbd_server *srv, char *nbdkit,
+		     uint64_t *size, struct ferry_err *err)
 {
 	struct ferry_vsphere_vddk v = {0};
-	struct start st = {"nbdkit vddk", NULL, s->password};
+	char **argv;
 	int rc;
 
 	if (!vddk_present(s->vddk_libdir))
@@ -602,19 +287,19 @@ static int open_vddk(struct ferry_source *s, const struct ferry_vm *vm, const st
 	v.file = d->file;
 	v.libdir = s->vddk_libdir;
 	v.config = s->vddk_config;
-	st.argv = ferry_vsphere_vddk_argv(&v);
-	rc = server_run(s, srv, &st, size, err);
-	ferry_vsphere_argv_free(st.argv);
+	argv = ferry_vsphere_vddk_argv(&v);
+	rc = server_run(srv, "nbdkit vddk", argv, s->password, size, err);
+	ferry_vsphere_argv_free(argv);
 	return rc;
 }
 
 static int open_curl(struct ferry_source *s, const struct ferry_vm *vm, const struct vs_disk *d,
-		     const char *snapshot_id, struct vs_server *srv, char *nbdkit, uint64_t *size,
-		     struct ferry_err *err)
+		     const char *snapshot_id, struct ferry_nbd_server *srv, char *nbdkit,
+		     uint64_t *size, struct ferry_err *err)
 {
 	struct ferry_vsphere_curl c = {0};
-	struct start st = {"nbdkit curl", NULL, vs_soap_cookie(s->soap)};
-	char *dc_path = NULL, *url;
+	const char *cookie = vs_soap_cookie(s->soap);
+	char *dc_path = NULL, *url, **argv;
 	int rc;
 
 	if (d->rdm)
@@ -654,16 +339,16 @@ static int open_curl(struct ferry_source *s, const struct ferry_vm *vm, const st
 	c.socket = srv->sock;
 	c.pidfile = srv->pidfile;
 	c.url = url;
-	c.cookie_fd = st.secret ? SECRET_FD : -1;
+	c.cookie_fd = cookie ? SECRET_FD : -1;
 	/* a pinned certificate was checked by the SOAP session's handshakes
 	 * with the same server; nbdkit curl cannot pin */
 	c.no_verify = s->insecure || s->pinned;
 	c.size = d->capacity;
-	st.argv = ferry_vsphere_curl_argv(&c);
+	argv = ferry_vsphere_curl_argv(&c);
 	ferry_debug("vsphere: %s: serving disk %" PRIu64 " of VM '%s' from %s", s->label, d->key,
 		    vm->name, url);
-	rc = server_run(s, srv, &st, size, err);
-	ferry_vsphere_argv_free(st.argv);
+	rc = server_run(srv, "nbdkit curl", argv, cookie, size, err);
+	ferry_vsphere_argv_free(argv);
 	free(url);
 	return rc;
 }
@@ -672,7 +357,7 @@ int vs_disk_open(struct ferry_source *s, const struct ferry_vm *vm, size_t i,
 		 const char *snapshot_id, struct ferry_disk_access *a, struct ferry_err *err)
 {
 	struct vs_disk d = {0};
-	struct vs_server *srv = NULL;
+	struct ferry_nbd_server *srv = NULL;
 	char *nbdkit = NULL;
 	uint64_t size = 0;
 	int rc = -1;
@@ -690,24 +375,24 @@ int vs_disk_open(struct ferry_source *s, const struct ferry_vm *vm, size_t i,
 	}
 	if (find_disk(s, vm, i, snapshot_id, &d, err))
 		goto out;
-	if (!(nbdkit = find_program("nbdkit"))) {
+	if (!(nbdkit = ferry_nbd_find_program("nbdkit"))) {
 		ferry_err_set(err, FERRY_E_UNSUPPORTED,
 			      "nbdkit is not in PATH (Debian: apt install nbdkit)");
 		goto out;
 	}
-	if (server_new(s, &srv, err))
+	if (ferry_nbd_server_new(s->work_dir, "vs", ++s->seq, true, &srv, err))
 		goto out;
 	if (s->vddk_libdir)
 		rc = open_vddk(s, vm, &d, snapshot_id, srv, nbdkit, &size, err);
 	else
 		rc = open_curl(s, vm, &d, snapshot_id, srv, nbdkit, &size, err);
 	if (rc) {
-		server_stop(srv);
+		ferry_nbd_server_stop(srv);
 		goto out;
 	}
 	srv->next = s->servers;
 	s->servers = srv;
-	a->uri = socket_uri(srv->sock);
+	a->uri = ferry_nbd_socket_uri(srv->sock);
 	a->size = size;
 	a->priv = srv;
 	a->connections = s->vddk_libdir ? 1 : 0;
@@ -722,14 +407,7 @@ out:
 
 void vs_disk_close(struct ferry_source *s, struct ferry_disk_access *a)
 {
-	for (struct vs_server **pp = &s->servers; *pp; pp = &(*pp)->next) {
-		if (*pp == a->priv) {
-			struct vs_server *srv = *pp;
-			*pp = srv->next;
-			server_stop(srv);
-			break;
-		}
-	}
+	ferry_nbd_server_drop(&s->servers, a->priv);
 	free(a->uri);
 	memset(a, 0, sizeof *a);
 }

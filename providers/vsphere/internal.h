@@ -8,6 +8,7 @@
 
 #include "soap.h"
 #include "vsphere.h"
+#include "providers/nbdserver.h"
 
 #include <sys/types.h>
 
@@ -125,13 +126,6 @@ void vs_nics_free(struct vs_nic *n, size_t count);
 
 /* ---- the source --------------------------------------------------------------------- */
 
-/* An nbdkit this driver started and has not reaped yet. */
-struct vs_server {
-	pid_t pid;
-	char *sock, *log, *pidfile, *cafile;
-	struct vs_server *next;
-};
-
 struct ferry_source {
 	char *label; /* "ns/name" for messages */
 	struct vs_soap *soap;
@@ -145,7 +139,7 @@ struct ferry_source {
 	/* incremental updates */
 	char *view, *filter, *version;
 	unsigned view_gen, filter_gen;
-	struct vs_server *servers;
+	struct ferry_nbd_server *servers; /* the nbdkits serving disks now */
 	unsigned seq;
 	struct ferry_vsphere_stats stats;
 };
