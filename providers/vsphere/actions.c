@@ -588,20 +588,28 @@ static int disk_capacity(struct ferry_source *s, const char *type, const char *r
 	return rc;
 }
 
+int vs_disk_key(const struct ferry_vm *vm, size_t i, uint64_t *key, struct ferry_err *err)
+{
+	char *end;
+
+	if (i >= vm->ndisks)
+		return ferry_err_set(err, FERRY_E_INVALID, "VM '%s' has no disk %zu", vm->name, i);
+	*key = strtoull(vm->disks[i].id, &end, 10);
+	if (*end || !*vm->disks[i].id)
+		return ferry_err_set(err, FERRY_E_INVALID, "VM '%s': disk id '%s' is not a key",
+				     vm->name, vm->disks[i].id);
+	return 0;
+}
+
 int vs_changed_areas(struct ferry_source *s, const struct ferry_vm *vm, size_t i,
 		     const char *snapshot_id, const char *since, struct ferry_changed_areas *out,
 		     struct ferry_err *err)
 {
 	uint64_t key, cap = 0, at = 0;
-	char *end;
 
 	memset(out, 0, sizeof *out);
-	if (i >= vm->ndisks)
-		return ferry_err_set(err, FERRY_E_INVALID, "VM '%s' has no disk %zu", vm->name, i);
-	key = strtoull(vm->disks[i].id, &end, 10);
-	if (*end || !*vm->disks[i].id)
-		return ferry_err_set(err, FERRY_E_INVALID, "VM '%s': disk id '%s' is not a key",
-				     vm->name, vm->disks[i].id);
+	if (vs_disk_key(vm, i, &key, err))
+		return -1;
 	if (disk_capacity(s, snapshot_id ? "VirtualMachineSnapshot" : "VirtualMachine",
 			  snapshot_id ? snapshot_id : vm->id, key, &cap, err))
 		return -1;

@@ -214,15 +214,10 @@ static int find_disk(struct ferry_source *s, const struct ferry_vm *vm, size_t i
 	size_t nd, nn;
 	xmlNode *o;
 	uint64_t key;
-	char *end;
 	int rc = -1;
 
-	if (i >= vm->ndisks)
-		return ferry_err_set(err, FERRY_E_INVALID, "VM '%s' has no disk %zu", vm->name, i);
-	key = strtoull(vm->disks[i].id, &end, 10);
-	if (*end || !*vm->disks[i].id)
-		return ferry_err_set(err, FERRY_E_INVALID, "VM '%s': disk id '%s' is not a key",
-				     vm->name, vm->disks[i].id);
+	if (vs_disk_key(vm, i, &key, err))
+		return -1;
 	if (vs_retrieve(s, snapshot_id ? "VirtualMachineSnapshot" : "VirtualMachine",
 			snapshot_id ? snapshot_id : vm->id, paths, &r, &o, err)) {
 		vs_reply_release(&r);

@@ -174,6 +174,8 @@ int vs_snapshot_find(struct ferry_source *s, const struct ferry_vm *vm, const ch
 int vs_snapshot_remove(struct ferry_source *s, const struct ferry_vm *vm, const char *snapshot_id,
 		       struct ferry_err *err);
 int vs_cbt_enable(struct ferry_source *s, const struct ferry_vm *vm, struct ferry_err *err);
+/* The device key of vm's disk i (its id), or an error naming the VM. */
+int vs_disk_key(const struct ferry_vm *vm, size_t i, uint64_t *key, struct ferry_err *err);
 int vs_changed_areas(struct ferry_source *s, const struct ferry_vm *vm, size_t i,
 		     const char *snapshot_id, const char *since, struct ferry_changed_areas *out,
 		     struct ferry_err *err);
