@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <search.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,20 @@
 #define MANIFEST_MAX (16u << 20) /* a manifest is a few KiB; this is a bound */
 
 struct ferry_target {
-	char *dir; /* absolute */
+	char *dir;     /* absolute */
+	void *digests; /* tsearch tree of struct digest, by path */
+};
+
+/* The digest of a manifest as last read, and the file's identity then: a
+ * pass checks thousands of completed VMs for drift, and a stat that
+ * matches (inode, size, modification and change times to the nanosecond)
+ * spares reading and hashing the file again. */
+struct digest {
+	char *path; /* first: the tree compares the path a node starts with */
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	char hex[FERRY_TARGET_DIGEST];
 };
 
 /* ---- YAML ------------------------------------------------------------------ */
@@ -212,10 +226,69 @@ static int local_open(struct ferry_target **out, const struct ferry_target_confi
 	return 0;
 }
 
+static int digest_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void digest_free(void *p)
+{
+	struct digest *d = p;
+
+	free(d->path);
+	free(d);
+}
+
+static bool same_file(const struct digest *d, const struct stat *st)
+{
+	return d->ino == st->st_ino && d->size == st->st_size &&
+	       d->mtime.tv_sec == st->st_mtim.tv_sec && d->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       d->ctime.tv_sec == st->st_ctim.tv_sec && d->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* The hex SHA-256 of the manifest at path (st: its stat), from the cache
+ * when the file is the one last hashed. */
+static int manifest_digest(struct ferry_target *t, const char *path, const struct stat *st,
+			   char hex[FERRY_TARGET_DIGEST], struct ferry_err *err)
+{
+	struct digest *d;
+	void *found = tfind(&path, &t->digests, digest_cmp);
+	char *data = NULL;
+	size_t len;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+
+	if (found && same_file(d = *(struct digest **)found, st)) {
+		memcpy(hex, d->hex, FERRY_TARGET_DIGEST);
+		return 0;
+	}
+	if (ferry_read_file(path, MANIFEST_MAX, &data, &len) ||
+	    !EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL)) {
+		free(data);
+		return ferry_err_set(err, FERRY_E_IO, "%s: %s", path, strerror(errno));
+	}
+	free(data);
+	for (unsigned i = 0; i < mdlen && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (!found) {
+		d = ferry_xcalloc(1, sizeof *d);
+		d->path = ferry_xstrdup(path);
+		if (!tsearch(d, &t->digests, digest_cmp))
+			abort(); /* out of memory */
+	}
+	d->ino = st->st_ino;
+	d->size = st->st_size;
+	d->mtime = st->st_mtim;
+	d->ctime = st->st_ctim;
+	memcpy(d->hex, hex, FERRY_TARGET_DIGEST);
+	return 0;
+}
+
 static void local_close(struct ferry_target *t)
 {
 	if (!t)
 		return;
+	tdestroy(t->digests, digest_free);
 	free(t->dir);
 	free(t);
 }
@@ -380,22 +453,10 @@ static int local_vm_exists(struct ferry_target *t, const char *ns, const char *n
 		*exists = true;
 	else if (errno != ENOENT && errno != ENOTDIR)
 		rc = ferry_err_set(err, FERRY_E_IO, "%s: %s", path, strerror(errno));
-	if (*exists && digest) {
-		/* the manifest is the VM object: its bytes are what a change
-		 * outside ferry would touch */
-		char *data = NULL;
-		size_t len;
-		unsigned char md[EVP_MAX_MD_SIZE];
-		unsigned mdlen = 0;
-
-		if (ferry_read_file(path, MANIFEST_MAX, &data, &len) ||
-		    !EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
-			rc = ferry_err_set(err, FERRY_E_IO, "%s: %s", path, strerror(errno));
-		else
-			for (unsigned i = 0; i < mdlen && i < 32; i++)
-				snprintf(digest + 2 * i, 3, "%02x", md[i]);
-		free(data);
-	}
+	/* the manifest is the VM object: its bytes are what a change outside
+	 * ferry would touch */
+	if (*exists && digest)
+		rc = manifest_digest(t, path, &st, digest, err);
 	free(path);
 	return rc;
 }

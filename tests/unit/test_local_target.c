@@ -688,6 +688,44 @@ static void test_disk_sparse(void **state)
 	free(uri);
 }
 
+/* The digest vm_exists gives is the manifest's SHA-256 now: an edit in
+ * place of the same size shows, however often it is asked (the target
+ * keeps digests between calls and must notice the file changed). */
+static void test_digest(void **state)
+{
+	struct fx *fx = *state;
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct ferry_target_vm vm = web_vm();
+	char made[FERRY_TARGET_DIGEST], again[FERRY_TARGET_DIGEST], now[FERRY_TARGET_DIGEST];
+	char *text = render(fx, &vm), *path = manifest_path(fx, "prod", "web-01");
+	bool exists = false;
+	struct stat before;
+	struct timespec times[2];
+	FILE *f;
+
+	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "web-01", &exists, made, &err), 0);
+	assert_true(exists);
+	assert_int_equal(strlen(made), 64);
+	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "web-01", &exists, again, &err), 0);
+	assert_string_equal(again, made);
+	/* one byte changed in place, same size, modification time put back */
+	assert_int_equal(stat(path, &before), 0);
+	f = fopen(path, "r+");
+	assert_non_null(f);
+	assert_int_equal(fputc(text[0] == 'a' ? 'b' : 'a', f), text[0] == 'a' ? 'b' : 'a');
+	assert_int_equal(fclose(f), 0);
+	times[0] = before.st_atim;
+	times[1] = before.st_mtim;
+	assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "web-01", &exists, now, &err), 0);
+	assert_string_not_equal(now, made);
+	/* a NULL digest asks for existence only */
+	assert_int_equal(fx->ops->vm_exists(fx->t, "prod", "web-01", &exists, NULL, &err), 0);
+	assert_true(exists);
+	free(path);
+	free(text);
+}
+
 /* ---- exists and delete ------------------------------------------------------ */
 
 static void test_delete(void **state)
@@ -747,6 +785,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disk_not_a_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_sparse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
 	};
 	umask(022);
 	return cmocka_run_group_tests(tests, NULL, NULL);
