@@ -12,9 +12,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ferry_target_label {
+	const char *key, *value;
+};
+
 struct ferry_target_config {
-	const char *type; /* "local" (kubevirt arrives with its issue) */
+	const char *type; /* "local" or "kubevirt" */
 	const char *dir;  /* local: the output directory */
+	/* kubevirt (ferry.ini [target]; NULL / 0 when not set) */
+	const char *kubeconfig; /* path; NULL: in-cluster, else $KUBECONFIG, else ~/.kube/config */
+	const char *context;	/* kubeconfig context; NULL: its current-context */
+	const char *volumes;	/* "datavolume" (default) or "pvc" */
+	const char *worker_image;	    /* image of the transfer Jobs (holds ferry) */
+	const char *worker_service_account; /* or NULL */
+	const struct ferry_target_label *worker_node_selector;
+	size_t nworker_node_selector;
+	const char *worker_cpu, *worker_memory; /* requests (and limits), quantities, or NULL */
 };
 
 struct ferry_target_disk {
@@ -32,10 +45,6 @@ struct ferry_target_nic {
 	const char *network; /* multus: "namespace/name" of the NetworkAttachmentDefinition */
 	const char *mac;     /* preserved MAC address, or NULL */
 	const char *model;   /* "virtio", "e1000e" */
-};
-
-struct ferry_target_label {
-	const char *key, *value;
 };
 
 struct ferry_target_vm {
@@ -61,6 +70,20 @@ struct ferry_target;
 
 #define FERRY_TARGET_DIGEST 65 /* 64 hex digits and a NUL */
 
+/* A copy the target runs itself (copy_start), as copy_poll sees it. */
+enum ferry_copy_phase {
+	FERRY_COPY_RUNNING, /* started, or waiting to be scheduled */
+	FERRY_COPY_DONE,    /* finished, every byte written */
+	FERRY_COPY_FAILED,  /* gave up: message says why */
+};
+
+struct ferry_copy_state {
+	enum ferry_copy_phase phase;
+	uint64_t done, total;		 /* bytes, when the target can tell (else 0) */
+	char message[FERRY_ERR_MSG_MAX]; /* FAILED: the worker's own error, e.g. its
+					  * termination message */
+};
+
 struct ferry_target_ops {
 	const char *type;
 	int (*open)(struct ferry_target **out, const struct ferry_target_config *cfg,
@@ -83,6 +106,28 @@ struct ferry_target_ops {
 	int (*vm_delete)(struct ferry_target *t, const char *ns, const char *name,
 			 struct ferry_err *err);
 	void (*close)(struct ferry_target *t);
+
+	/* ---- optional: copies that run where the volume is -------------------
+	 * NULL: the engine runs `ferry copy SRC URI` itself, with disk_create's
+	 * uri. Otherwise the target runs the copy (kubevirt: a batch/v1 Job
+	 * per disk) and the engine follows it with copy_poll. op_id (the
+	 * journal's operation id, [0-9a-f]{16}) names the copy: copy_start
+	 * again for an op_id whose worker exists keeps that worker (a restart
+	 * must not start a second copy); a worker left over from another
+	 * op_id of the same disk is replaced. */
+
+	/* Start copying src_uri (an NBD URI the source serves) into disk i of
+	 * vm, with args (such as "--source-id", ID) put before SRC DST. */
+	int (*copy_start)(struct ferry_target *t, const struct ferry_target_vm *vm, size_t i,
+			  const char *src_uri, const char *const *args, size_t nargs,
+			  const char *op_id, struct ferry_err *err);
+	/* How that copy goes; FERRY_E_NOT_FOUND when no worker of op_id exists. */
+	int (*copy_poll)(struct ferry_target *t, const struct ferry_target_vm *vm, size_t i,
+			 const char *op_id, struct ferry_copy_state *st, struct ferry_err *err);
+	/* Stop and remove the worker of op_id (finished or not); absent is fine.
+	 * The volume stays. */
+	int (*copy_stop)(struct ferry_target *t, const struct ferry_target_vm *vm, size_t i,
+			 const char *op_id, struct ferry_err *err);
 };
 
 const struct ferry_target_ops *ferry_target_driver(const char *type, struct ferry_err *err);

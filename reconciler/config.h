@@ -64,7 +64,17 @@ struct ferry_config {
 	struct {
 		enum ferry_target_type type; /* local */
 		char *dir;		     /* local: output directory; NULL: DATA_DIR/target */
+		/* kubevirt (see struct ferry_target_config); NULL: not set */
+		char *kubeconfig, *context;
+		char *volumes; /* "datavolume" or "pvc"; NULL: datavolume */
+		char *worker_image, *worker_service_account;
+		char **worker_node_selector; /* "key=value" each */
+		size_t nworker_node_selector;
+		char *worker_cpu, *worker_memory;
 	} target;
+	struct {
+		char *vddk_lib_dir; /* VDDK's directory (holds lib64/), or NULL: read over HTTPS */
+	} vsphere;
 	struct {
 		char *dir; /* "/etc/ferry/secrets" */
 	} secrets;

@@ -32,7 +32,7 @@ static int setup(void **state)
 {
 	struct fx *fx = ferry_xcalloc(1, sizeof *fx);
 	struct ferry_err err = FERRY_ERR_INIT;
-	struct ferry_target_config cfg = {"local", NULL};
+	struct ferry_target_config cfg = {.type = "local"};
 
 	snprintf(fx->root, sizeof fx->root, "/tmp/ferry-local-XXXXXX");
 	if (!mkdtemp(fx->root))
@@ -184,7 +184,7 @@ static struct ferry_target_vm win_vm(void)
 static void test_open(void **state)
 {
 	struct fx *fx = *state;
-	struct ferry_target_config cfg = {"local", NULL};
+	struct ferry_target_config cfg = {.type = "local"};
 	struct ferry_err err = FERRY_ERR_INIT;
 	struct ferry_target *t = (struct ferry_target *)1;
 	struct stat st;
