@@ -113,8 +113,24 @@ static const struct ferry_command commands[] = {
 	{"describe", "show one object's status in detail", "usage: ferry describe KIND NAME\n",
 	 NULL, "the reconciler issue"},
 	{"inventory", "show what a provider sees: VMs, disks, networks, storage",
-	 "usage: ferry inventory [-c ferry.ini] NAMESPACE/PROVIDER [-o json]\n", NULL,
-	 "the provider issues"},
+	 "usage: ferry inventory [-c ferry.ini] NAMESPACE/PROVIDER [--vms|--networks|--storages]\n"
+	 "                       [-o text|json]\n\n"
+	 "Open the source Provider NAMESPACE/PROVIDER of the desired state in force\n"
+	 "(as the last pass left it; nothing is fetched) with its secret and settings,\n"
+	 "as a reconcile does, and print what it has: one line per VM (name, id, power\n"
+	 "state, CPUs, memory, disks, host), its networks and its storage. A PROVIDER\n"
+	 "without a namespace is the one Provider of that name.\n\n"
+	 "options:\n"
+	 "  -c, --config FILE     configuration (default $FERRY_CONFIG, else ./ferry.ini)\n"
+	 "      --vms             the VMs (the default for text)\n"
+	 "      --networks        the networks a NetworkMap maps\n"
+	 "      --storages        the storage a StorageMap maps\n"
+	 "  -o, --output FORMAT   text (default) or json: {\"vms\": [...], \"networks\":\n"
+	 "                        [...], \"storages\": [...]} (all three unless chosen),\n"
+	 "                        each VM as policy rules see it\n\n"
+	 "exit status: 0 printed; 1 no such Provider; 2 usage, configuration,\n"
+	 "repository or provider error.\n",
+	 ferry_cmd_inventory, NULL},
 	{"sync", "fetch the watched branch, check gates, validate, write status/repository.yaml",
 	 "usage: ferry sync [-c ferry.ini] [--force]\n\n"
 	 "One pass of the Git side of a reconcile. Ask the remote for the watched\n"

@@ -34,6 +34,7 @@ int ferry_cmd_reconcile(int argc, char **argv);
 int ferry_cmd_diff(int argc, char **argv);
 int ferry_cmd_run(int argc, char **argv);
 int ferry_cmd_quickstart(int argc, char **argv);
+int ferry_cmd_inventory(int argc, char **argv);
 
 /* Load -c FILE (or $FERRY_CONFIG, or ./ferry.ini), printing errors as
  * "ferry CMD: ...". */

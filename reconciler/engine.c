@@ -11,6 +11,7 @@
 #include "reconciler/journal.h"
 #include "reconciler/metrics.h"
 #include "reconciler/planstatus.h"
+#include "reconciler/sources.h"
 #include "reconciler/status.h"
 #include "reconciler/sync.h"
 
@@ -343,21 +344,25 @@ static struct src *source_for(struct ferry_engine *e, const struct ferry_model *
 	}
 	if (!s->s) {
 		char *wd = ferry_xasprintf("%s/s%zu", e->work, (size_t)(s - e->srcs));
-		struct ferry_source_config sc = {
-			.ns = prov->obj.ns,
-			.name = prov->obj.name,
-			.type = prov->spec.type.v ? prov->spec.type.v : "",
-			.url = prov->spec.url.v ? prov->spec.url.v : "",
-			.work_dir = wd,
-		};
-		if (ferry_mkdirs(wd, 0700) || !(s->ops = ferry_source_driver(sc.type, &err)) ||
-		    s->ops->open(&s->s, &sc, &err)) {
-			s->error = ferry_xasprintf("source Provider %s: %s", s->key,
-						   err.msg[0] ? err.msg : strerror(errno));
-			s->s = NULL;
+		struct ferry_source_params sp;
+
+		/* the secret is read at every open (a rotated password is
+		 * picked up) and wiped as soon as the driver has copied it */
+		if (ferry_source_params_load(&sp, e->cfg, prov, wd, &err)) {
+			s->error = ferry_xasprintf("source %s", err.msg);
 			free(wd);
 			goto out;
 		}
+		if (ferry_mkdirs(wd, 0700) || !(s->ops = ferry_source_driver(sp.sc.type, &err)) ||
+		    s->ops->open(&s->s, &sp.sc, &err)) {
+			s->error = ferry_xasprintf("source Provider %s: %s", s->key,
+						   err.msg[0] ? err.msg : strerror(errno));
+			s->s = NULL;
+			ferry_source_params_release(&sp);
+			free(wd);
+			goto out;
+		}
+		ferry_source_params_release(&sp);
 		free(wd);
 	}
 	{
@@ -571,11 +576,15 @@ static int pctx_load(struct ferry_engine *e, const struct ferry_model *m,
 			!ferry_journal_op(e->j, id, &op, NULL) && op.state == FERRY_OP_DONE;
 	}
 	if (c->mig || c->rows.n) {
+		bool power;
+
 		c->src = source_for(e, m, p, &why);
+		/* the power phases run for a source that can report power */
+		power = c->src && (c->src->ops->power_state || c->src->ops->power_off);
 		c->nvms = p->spec.vms.len;
 		c->vms = ferry_xcalloc(c->nvms ? c->nvms : 1, sizeof *c->vms);
 		for (size_t i = 0; i < c->nvms; i++) {
-			ferry_resolve_vm(m, p, i, c->src ? &c->src->inv : NULL, false, &c->vms[i]);
+			ferry_resolve_vm(m, p, i, c->src ? &c->src->inv : NULL, power, &c->vms[i]);
 			if (!c->src && why) {
 				free(c->vms[i].problem);
 				c->vms[i].problem = ferry_xstrdup(why);
@@ -676,9 +685,152 @@ static enum hres h_hook(struct vctx *x)
 		       "it");
 }
 
-static enum hres h_power(struct vctx *x)
+/* How long a guest may take to shut down before the source VM is powered
+ * off hard (Forklift waits as long). */
+#define GUEST_SHUTDOWN_S 300
+
+/* The source VM's power state now: the driver's answer when it can give
+ * one, else the inventory's of this pass. Caller frees. */
+static char *power_now(struct vctx *x, struct ferry_err *err)
 {
-	return fail(x, "the source driver cannot change power state yet");
+	const struct src *s = x->p->src;
+	char *state = NULL;
+
+	if (s->ops->power_state) {
+		if (s->ops->power_state(s->s, x->v->src, &state, err))
+			return NULL;
+		return state;
+	}
+	return ferry_xstrdup(x->v->src->power_state ? x->v->src->power_state : "");
+}
+
+/* StorePowerState: what the source VM was before ferry touched it, once
+ * (a repeat after a crash, or after PowerOffSource, keeps the first). */
+static enum hres h_store_power(struct vctx *x)
+{
+	struct ferry_engine *e = x->e;
+	struct ferry_err err = FERRY_ERR_INIT;
+	char id[32], *state;
+	struct ferry_jop op;
+
+	if (!x->p->src || !x->v->src)
+		return fail(x, "the VM is no longer in the source's inventory");
+	op_id(x->k.plan, x->k.migration, x->k.vm_id, "power-state", id);
+	if (ferry_journal_op(e->j, id, &op, &err))
+		return fail(x, "journal: %s", err.msg);
+	if (op.state == FERRY_OP_DONE)
+		return H_DONE;
+	if (!(state = power_now(x, &err))) {
+		if (ferry_err_retryable(err.code)) {
+			ferry_warn("%s %s: reading the power state: %s (trying again)", x->k.plan,
+				   x->v->name, err.msg);
+			return H_WAIT;
+		}
+		return fail(x, "reading the source VM's power state: %s", err.msg);
+	}
+	if (op_begin(e->j, &x->k, id, "power-state", &err) ||
+	    ferry_journal_op_end(e->j, id, true, state, &err)) {
+		free(state);
+		return fail(x, "journal: %s", err.msg);
+	}
+	say(e, "%s %s: the source VM was %s", x->k.plan, x->v->name, state);
+	free(state);
+	return H_DONE;
+}
+
+/* The power state StorePowerState recorded: 1 on, 0 not on, -1 none
+ * recorded (the source cannot report power, or the journal cannot say). */
+static int stored_power_on(const struct vctx *x)
+{
+	char id[32];
+	struct ferry_jop op;
+
+	op_id(x->k.plan, x->k.migration, x->k.vm_id, "power-state", id);
+	if (ferry_journal_op(x->e->j, id, &op, NULL) || op.state != FERRY_OP_DONE)
+		return -1;
+	return !strcmp(op.result, "On");
+}
+
+/* Whether the target VM runs: as the plan's targetPowerState says (on,
+ * off), else as the source was before ferry powered it off (resolve reads
+ * the inventory of this pass, which by now says Off). */
+static bool target_running(const struct vctx *x)
+{
+	const struct ferry_plan_vm *pvm = x->v->pvm;
+	const char *want = pvm->target_power_state.v ? pvm->target_power_state.v
+						     : x->p->plan->spec.target_power_state.v;
+	int stored;
+
+	if (want && (!strcmp(want, "on") || !strcmp(want, "off")))
+		return x->v->tvm.running;
+	stored = stored_power_on(x);
+	return stored < 0 ? x->v->tvm.running : stored == 1;
+}
+
+/* PowerOffSource: the guest is asked to shut down, then the VM is powered
+ * off (the driver does both, and nothing when it is off already). */
+static enum hres h_power_off(struct vctx *x)
+{
+	struct ferry_engine *e = x->e;
+	struct ferry_err err = FERRY_ERR_INIT;
+	const struct src *s = x->p->src;
+	char id[32], *state;
+
+	if (!s || !x->v->src)
+		return fail(x, "the VM is no longer in the source's inventory");
+	if (!s->ops->power_off) {
+		/* a source that cannot power off can still give a VM that is off */
+		if (!(state = power_now(x, &err)))
+			return fail(x, "reading the source VM's power state: %s", err.msg);
+		if (!strcmp(state, "Off")) {
+			free(state);
+			return H_DONE;
+		}
+		fail(x,
+		     "the source VM is %s and the %s provider cannot power VMs off: power it "
+		     "off at the source, then start a new Migration",
+		     state[0] ? state : "not off", s->ops->type);
+		free(state);
+		return H_FAIL;
+	}
+	op_id(x->k.plan, x->k.migration, x->k.vm_id, "power-off", id);
+	if (op_begin(e->j, &x->k, id, "power-off", &err))
+		return fail(x, "journal: %s", err.msg);
+	if (!durable(x))
+		return H_DEFER; /* powered off once the journal says it starts */
+	if (s->ops->power_off(s->s, x->v->src, GUEST_SHUTDOWN_S, &err)) {
+		if (ferry_err_retryable(err.code)) {
+			ferry_warn("%s %s: powering the source VM off: %s (trying again)",
+				   x->k.plan, x->v->name, err.msg);
+			return H_WAIT;
+		}
+		ferry_journal_op_end(e->j, id, false, err.msg, NULL);
+		return fail(x, "powering the source VM off: %s", err.msg);
+	}
+	if (ferry_journal_op_end(e->j, id, true, "Off", &err))
+		return fail(x, "journal: %s", err.msg);
+	say(e, "%s %s: the source VM is off", x->k.plan, x->v->name);
+	return H_DONE;
+}
+
+/* WaitForPowerOff: done once the source says Off; until then, the next
+ * pass asks again. */
+static enum hres h_wait_power_off(struct vctx *x)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+	char *state;
+	bool off;
+
+	if (!x->p->src || !x->v->src)
+		return fail(x, "the VM is no longer in the source's inventory");
+	if (!(state = power_now(x, &err))) {
+		if (ferry_err_retryable(err.code))
+			return H_WAIT;
+		return fail(x, "reading the source VM's power state: %s", err.msg);
+	}
+	off = !strcmp(state, "Off");
+	free(state);
+	return off ? H_DONE : H_WAIT;
 }
 
 static enum hres h_warm(struct vctx *x)
@@ -929,8 +1081,13 @@ static enum hres h_create_vm(struct vctx *x)
 	}
 	if (!durable(x))
 		return H_DEFER;
-	if (e->tops->vm_create(e->t, t, &err))
-		return fail(x, "creating VM %s/%s: %s", t->ns, t->name, err.msg);
+	{
+		struct ferry_target_vm tv = *t;
+
+		tv.running = target_running(x);
+		if (e->tops->vm_create(e->t, &tv, &err))
+			return fail(x, "creating VM %s/%s: %s", t->ns, t->name, err.msg);
+	}
 	/* what ferry made, so that a change made outside it shows as drift */
 	if (e->tops->vm_exists(e->t, t->ns, t->name, &exists, digest, &err))
 		return fail(x, "reading back VM %s/%s: %s", t->ns, t->name, err.msg);
@@ -950,9 +1107,9 @@ static const struct {
 } handlers[] = {
 	{"Started", h_next},
 	{"PreHook", h_hook},
-	{"StorePowerState", h_power},
-	{"PowerOffSource", h_power},
-	{"WaitForPowerOff", h_power},
+	{"StorePowerState", h_store_power},
+	{"PowerOffSource", h_power_off},
+	{"WaitForPowerOff", h_wait_power_off},
 	{"CreateInitialSnapshot", h_warm},
 	{"CreateDataVolumes", h_create_volumes},
 	{"CopyDisks", h_copy},

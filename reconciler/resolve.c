@@ -36,29 +36,40 @@ static const char *ref_ns(const struct ferry_ref *r, const char *dflt)
 	return r->namespace_.v ? r->namespace_.v : dflt;
 }
 
-/* The pair of a StorageMap (or NetworkMap) whose source is name (by name
- * or id). */
+/* Does a map pair's source (name, id) name the source object called name
+ * whose id is id (NULL: the source gives none)? A pair's name matches the
+ * name; its id matches the id (vSphere: the datastore's or network's
+ * moref), or the name when the source gives no ids. */
+static bool source_matches(const struct ferry_str *pname, const struct ferry_str *pid,
+			   const char *name, const char *id)
+{
+	if (pname->v && name && !strcmp(pname->v, name))
+		return true;
+	if (!pid->v)
+		return false;
+	return id ? !strcmp(pid->v, id) : name && !strcmp(pid->v, name);
+}
+
+/* The pair of a StorageMap whose source is the storage name / id. */
 static const struct ferry_storage_pair *storage_pair(const struct ferry_storagemap *sm,
-						     const char *name)
+						     const char *name, const char *id)
 {
 	for (size_t i = 0; sm && i < sm->spec.map.len; i++) {
 		const struct ferry_storage_pair *p =
 			FERRY_AT(sm->spec.map, struct ferry_storage_pair, i);
-		if ((p->source.name.v && !strcmp(p->source.name.v, name)) ||
-		    (p->source.id.v && !strcmp(p->source.id.v, name)))
+		if (source_matches(&p->source.name, &p->source.id, name, id))
 			return p;
 	}
 	return NULL;
 }
 
 static const struct ferry_network_pair *network_pair(const struct ferry_networkmap *nm,
-						     const char *name)
+						     const char *name, const char *id)
 {
 	for (size_t i = 0; nm && i < nm->spec.map.len; i++) {
 		const struct ferry_network_pair *p =
 			FERRY_AT(nm->spec.map, struct ferry_network_pair, i);
-		if ((p->source.name.v && !strcmp(p->source.name.v, name)) ||
-		    (p->source.id.v && !strcmp(p->source.id.v, name)))
+		if (source_matches(&p->source.name, &p->source.id, name, id))
 			return p;
 	}
 	return NULL;
@@ -105,13 +116,17 @@ static void resolve_disks(struct ferry_run_vm *v, const struct ferry_plan *plan,
 	for (size_t i = 0; i < src->ndisks; i++) {
 		const struct ferry_vm_disk *d = &src->disks[i];
 		const struct ferry_storage_pair *p =
-			d->storage ? storage_pair(sm, d->storage) : NULL;
+			d->storage || d->storage_id ? storage_pair(sm, d->storage, d->storage_id)
+						    : NULL;
 		char idx[24];
 
 		if (!p) {
-			problem(v, ferry_xasprintf("disk %s is on storage \"%s\", which StorageMap "
-						   "%s does not map",
-						   d->id, d->storage ? d->storage : "", smname));
+			problem(v, ferry_xasprintf("disk %s is on storage \"%s\"%s%s%s, which "
+						   "StorageMap %s does not map",
+						   d->id, d->storage ? d->storage : "",
+						   d->storage_id ? " (id " : "",
+						   d->storage_id ? d->storage_id : "",
+						   d->storage_id ? ")" : "", smname));
 			continue;
 		}
 		snprintf(idx, sizeof idx, "%zu", i);
@@ -161,14 +176,19 @@ static void resolve_nics(struct ferry_run_vm *v, const struct ferry_plan *plan,
 	for (size_t i = 0; i < src->nnics; i++) {
 		const struct ferry_vm_nic *n = &src->nics[i];
 		const struct ferry_network_pair *p =
-			n->network ? network_pair(nm, n->network) : NULL;
+			n->network || n->network_id ? network_pair(nm, n->network, n->network_id)
+						    : NULL;
 		const char *type;
 
 		if (!p) {
-			problem(v, ferry_xasprintf("%s is on network \"%s\", which NetworkMap %s "
-						   "does not map",
-						   n->name ? n->name : "a NIC",
-						   n->network ? n->network : "", nmname));
+			problem(v,
+				ferry_xasprintf("%s is on network \"%s\"%s%s%s, which NetworkMap "
+						"%s does not map",
+						n->name ? n->name : "a NIC",
+						n->network ? n->network : "",
+						n->network_id ? " (id " : "",
+						n->network_id ? n->network_id : "",
+						n->network_id ? ")" : "", nmname));
 			continue;
 		}
 		type = p->destination.type.v ? p->destination.type.v : "pod";

@@ -96,7 +96,16 @@ static const char desired[] =
 	"  provider: {source: {name: vcenter}, destination: {name: host}}\n"
 	"  map: {network: {name: net}, storage: {name: storage}}\n"
 	"  pvcNameTemplate: \"{{.VmName}}_disk\"\n"
-	"  vms: [{name: web-01}]\n";
+	"  vms: [{name: web-01}]\n"
+	"---\n"
+	/* a source that gives ids (vSphere morefs) as well as names */
+	"apiVersion: forklift.konveyor.io/v1beta1\n"
+	"kind: Plan\n"
+	"metadata: {name: by-id, namespace: mig}\n"
+	"spec:\n"
+	"  provider: {source: {name: vcenter}, destination: {name: host}}\n"
+	"  map: {network: {name: net}, storage: {name: storage}}\n"
+	"  vms: [{id: vm-401}, {id: vm-402}, {id: vm-403}]\n";
 
 struct fixture {
 	struct ferry_model m;
@@ -143,6 +152,16 @@ static void add_nic(struct ferry_vm *vm, const char *network, const char *mac)
 	vm->nnics++;
 }
 
+/* Set the ids of the last disk and NIC of vm, as a vSphere inventory has
+ * them (NULL: leave it without one). */
+static void set_ids(struct ferry_vm *vm, const char *storage_id, const char *network_id)
+{
+	if (storage_id)
+		vm->disks[vm->ndisks - 1].storage_id = ferry_xstrdup(storage_id);
+	if (network_id)
+		vm->nics[vm->nnics - 1].network_id = ferry_xstrdup(network_id);
+}
+
 static int setup(void **state)
 {
 	struct fixture *fx = ferry_xcalloc(1, sizeof *fx);
@@ -173,6 +192,24 @@ static int setup(void **state)
 	add_nic(vm, "Backup", NULL);
 	vm = add_vm(&fx->inv, "vm-102", "web-02", "On");
 	add_disk(vm, "datastore1", 2048);
+	/* with ids, after the others (an unindexed inventory is searched) */
+	vm = add_vm(&fx->inv, "vm-401", "db-01", "On");
+	add_disk(vm, "datastore1", 1024); /* by name, though it has an id */
+	set_ids(vm, "datastore-5", NULL);
+	add_disk(vm, "ssd", 2048); /* by id: datastore-22 */
+	set_ids(vm, "datastore-22", NULL);
+	add_nic(vm, "VM-Network", "00:50:56:04:01:01"); /* by name */
+	set_ids(vm, NULL, "network-1");
+	add_nic(vm, "Prod LAN", "00:50:56:04:01:02"); /* by id: network-7 */
+	set_ids(vm, NULL, "network-7");
+	/* a name that is some other object's id maps nothing once ids are known */
+	vm = add_vm(&fx->inv, "vm-402", "db-02", "Off");
+	add_disk(vm, "datastore-22", 1024);
+	set_ids(vm, "datastore-40", NULL);
+	vm = add_vm(&fx->inv, "vm-403", "db-03", "Off");
+	add_disk(vm, "datastore1", 1024);
+	add_nic(vm, "network-7", NULL);
+	set_ids(vm, NULL, "network-70");
 	*state = fx;
 	return 0;
 }
@@ -342,6 +379,40 @@ static void test_problems(void **state)
 	ferry_run_vm_release(&v);
 }
 
+static void test_maps_by_id(void **state)
+{
+	const struct fixture *fx = *state;
+	const struct ferry_plan *p = plan(fx, "by-id");
+	struct ferry_run_vm v;
+
+	/* a pair's id matches the storage's or network's id; its name, the
+	 * name */
+	ferry_resolve_vm(&fx->m, p, 0, &fx->inv, true, &v);
+	assert_null(v.problem);
+	assert_string_equal(v.name, "db-01");
+	assert_int_equal(v.tvm.ndisks, 2);
+	assert_string_equal(v.tvm.disks[0].storage_class, "standard");
+	assert_string_equal(v.tvm.disks[1].storage_class, "fast");
+	assert_int_equal(v.tvm.nnics, 2);
+	assert_string_equal(v.tvm.nics[0].type, "pod");
+	assert_null(v.tvm.nics[0].network);
+	assert_string_equal(v.tvm.nics[1].type, "multus");
+	assert_string_equal(v.tvm.nics[1].network, "net/prod-lan");
+	assert_int_equal(v.flags, FERRY_IT_POWER | FERRY_IT_CONVERT);
+	ferry_run_vm_release(&v);
+
+	/* with an id known, an id-pair no longer matches the name: the
+	 * problem names both */
+	ferry_resolve_vm(&fx->m, p, 1, &fx->inv, true, &v);
+	assert_string_equal(v.problem, "disk 2000 is on storage \"datastore-22\" (id "
+				       "datastore-40), which StorageMap mig/storage does not map");
+	ferry_run_vm_release(&v);
+	ferry_resolve_vm(&fx->m, p, 2, &fx->inv, true, &v);
+	assert_string_equal(v.problem, "Network adapter 1 is on network \"network-7\" (id "
+				       "network-70), which NetworkMap mig/net does not map");
+	ferry_run_vm_release(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_per_vm_overrides),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_problems),
+		cmocka_unit_test(test_maps_by_id),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

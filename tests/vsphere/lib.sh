@@ -85,6 +85,11 @@
 # vcsim_set_disk VM KEY CAPACITY_BYTES [CHANGEID]
 #     ReconfigVM_Task "edit" of disk KEY: capacityInKB/capacityInBytes set,
 #     backing.changeId set to CHANGEID (default: kept). Waits for the task.
+# vcsim_move_disk VM KEY '[DS] DIR/FILE.vmdk'
+#     The same "edit" with the backing's fileName set to that file (another
+#     datastore's, say), the rest kept. The files FILE.vmdk and
+#     FILE-flat.vmdk must exist first (vcsim faults FileNotFound): make them
+#     in the datastore's directory (`vcsim_prop Datastore MOREF summary.url`).
 # vcsim_enable_cbt VM
 #     ReconfigVM_Task with changeTrackingEnabled=true; waits.
 # vcsim_snapshot VM NAME
@@ -408,9 +413,24 @@ vcsim_set_disk() {
 	_vs_cid=$(printf '%s' "$_vs_d" | cut -f 4)
 	[ $# -lt 4 ] || _vs_cid=$(_vs_esc "$4")
 	[ -z "$_vs_cid" ] || _vs_cid="<urn:changeId>$_vs_cid</urn:changeId>"
+	_vs_edit_disk "$1" "$2" "$3" "$(printf '%s' "$_vs_d" | cut -f 3)"
+}
+
+# _vs_edit_disk VM KEY CAPACITY FILENAME: the "edit" of disk $_vs_d (a
+# _vs_disk_awk line) with changeId element $_vs_cid; FILENAME as XML text.
+_vs_edit_disk() {
 	# The simulator replaces the whole device on "edit" and crashes the
 	# request (leaving the VM's device list damaged) without deviceInfo.
-	_vs_run_task "<urn:ReconfigVM_Task><urn:_this type=\"VirtualMachine\">$1</urn:_this><urn:spec><urn:deviceChange><urn:operation>edit</urn:operation><urn:device xsi:type=\"urn:VirtualDisk\"><urn:key>$2</urn:key><urn:deviceInfo><urn:label>$(printf '%s' "$_vs_d" | cut -f 5)</urn:label><urn:summary></urn:summary></urn:deviceInfo><urn:backing xsi:type=\"urn:VirtualDiskFlatVer2BackingInfo\"><urn:fileName>$(printf '%s' "$_vs_d" | cut -f 3)</urn:fileName><urn:diskMode>$(printf '%s' "$_vs_d" | cut -f 8)</urn:diskMode><urn:thinProvisioned>$(printf '%s' "$_vs_d" | cut -f 9)</urn:thinProvisioned>$_vs_cid</urn:backing><urn:controllerKey>$(printf '%s' "$_vs_d" | cut -f 6)</urn:controllerKey><urn:unitNumber>$(printf '%s' "$_vs_d" | cut -f 7)</urn:unitNumber><urn:capacityInKB>$(($3 / 1024))</urn:capacityInKB><urn:capacityInBytes>$3</urn:capacityInBytes></urn:device></urn:deviceChange></urn:spec></urn:ReconfigVM_Task>"
+	_vs_run_task "<urn:ReconfigVM_Task><urn:_this type=\"VirtualMachine\">$1</urn:_this><urn:spec><urn:deviceChange><urn:operation>edit</urn:operation><urn:device xsi:type=\"urn:VirtualDisk\"><urn:key>$2</urn:key><urn:deviceInfo><urn:label>$(printf '%s' "$_vs_d" | cut -f 5)</urn:label><urn:summary></urn:summary></urn:deviceInfo><urn:backing xsi:type=\"urn:VirtualDiskFlatVer2BackingInfo\"><urn:fileName>$4</urn:fileName><urn:diskMode>$(printf '%s' "$_vs_d" | cut -f 8)</urn:diskMode><urn:thinProvisioned>$(printf '%s' "$_vs_d" | cut -f 9)</urn:thinProvisioned>$_vs_cid</urn:backing><urn:controllerKey>$(printf '%s' "$_vs_d" | cut -f 6)</urn:controllerKey><urn:unitNumber>$(printf '%s' "$_vs_d" | cut -f 7)</urn:unitNumber><urn:capacityInKB>$(($3 / 1024))</urn:capacityInKB><urn:capacityInBytes>$3</urn:capacityInBytes></urn:device></urn:deviceChange></urn:spec></urn:ReconfigVM_Task>"
+}
+
+vcsim_move_disk() {
+	_vs_retrieve VirtualMachine "$1" config.hardware.device || { vcsim_fault; return 1; }
+	_vs_d=$(_vs_disk_awk | awk -F'\t' -v k="$2" '$1 == k')
+	[ -n "$_vs_d" ] || { echo "no disk $2 on $1"; return 1; }
+	_vs_cid=$(printf '%s' "$_vs_d" | cut -f 4)
+	[ -z "$_vs_cid" ] || _vs_cid="<urn:changeId>$_vs_cid</urn:changeId>"
+	_vs_edit_disk "$1" "$2" "$(printf '%s' "$_vs_d" | cut -f 2)" "$(_vs_esc "$3")"
 }
 
 vcsim_enable_cbt() {
