@@ -1373,18 +1373,13 @@ static int plan_status(struct ferry_engine *e, struct pctx *c, const struct ferr
 	return 0;
 }
 
-static int commit_plan(struct ferry_engine *e, struct plan_mem *m, struct ferry_err *err)
+/* What a plan's pending status commit says: its VMs' changes since the last
+ * one. ch has room for m->np entries; the strings are borrowed from m. */
+static struct ferry_status_message plan_message(struct ferry_engine *e, const struct plan_mem *m,
+						char **ns, struct ferry_status_change *ch)
 {
 	const char *slash = strchr(m->key, '/');
-	char *ns = ferry_xstrndup(m->key, (size_t)(slash - m->key));
-	char *ypath = ferry_xasprintf("status/%s.yaml", m->key);
-	char *mpath = ferry_xasprintf("status/%s.md", m->key);
-	struct ferry_status_change *ch = ferry_xcalloc(m->np ? m->np : 1, sizeof *ch);
 	size_t nch = 0;
-	struct ferry_status_message sm;
-	struct ferry_status_push push;
-	char *msg;
-	int rc;
 
 	for (size_t i = 0; i < m->np; i++) {
 		const char *before = mem_phase(m, m->p_ids[i]);
@@ -1392,59 +1387,111 @@ static int commit_plan(struct ferry_engine *e, struct plan_mem *m, struct ferry_
 			continue;
 		ch[nch++] = (struct ferry_status_change){m->p_names[i], before, m->p_phases[i]};
 	}
-	sm = (struct ferry_status_message){
-		.ns = ns,
+	*ns = ferry_xstrndup(m->key, (size_t)(slash - m->key));
+	return (struct ferry_status_message){
+		.ns = *ns,
 		.plan = slash + 1,
 		.source_commit = e->in_force,
 		.phase = m->pending_phase,
 		.changes = ch,
 		.nchanges = nch,
 	};
-	msg = ferry_status_message(&sm);
+}
+
+/* The pending status of m was committed: it is now the last one. */
+static void plan_committed(struct plan_mem *m)
+{
+	for (size_t i = 0; i < m->nvms; i++) {
+		free(m->vm_ids[i]);
+		free(m->vm_phases[i]);
+	}
+	free(m->vm_ids);
+	free(m->vm_phases);
+	m->vm_ids = m->p_ids;
+	m->vm_phases = m->p_phases;
+	m->nvms = m->np;
+	for (size_t i = 0; i < m->np; i++)
+		free(m->p_names[i]);
+	free(m->p_names);
+	m->p_ids = m->p_names = m->p_phases = NULL;
+	m->np = 0;
+	free(m->yaml);
+	free(m->phase);
+	m->yaml = m->pending_yaml;
+	m->phase = m->pending_phase;
+	free(m->pending_md);
+	free(m->pending_mig);
+	m->pending_yaml = m->pending_md = m->pending_phase = m->pending_mig = NULL;
+	m->dirty = m->urgent = false;
+}
+
+/* One status commit (and push) for every plan whose status changed: a pass
+ * that moves many plans costs one round trip to the remote, not one each. */
+static int commit_dirty(struct ferry_engine *e, struct ferry_err *err)
+{
+	size_t n = 0, k = 0;
+	struct plan_mem **ms;
+	struct ferry_status_message *sm;
+	struct ferry_status_change **ch;
+	struct ferry_status_file *files;
+	char **nss, **paths;
+	struct ferry_status_push push;
+	char *msg;
+	int rc;
+
+	for (size_t i = 0; i < e->npm; i++)
+		n += e->pm[i].dirty;
+	if (!n)
+		return 0;
+	ms = ferry_xcalloc(n, sizeof *ms);
+	sm = ferry_xcalloc(n, sizeof *sm);
+	ch = ferry_xcalloc(n, sizeof *ch);
+	nss = ferry_xcalloc(n, sizeof *nss);
+	files = ferry_xcalloc(2 * n, sizeof *files);
+	paths = ferry_xcalloc(2 * n, sizeof *paths);
+	for (size_t i = 0; i < e->npm; i++) {
+		struct plan_mem *m = &e->pm[i];
+
+		if (!m->dirty)
+			continue;
+		ms[k] = m;
+		ch[k] = ferry_xcalloc(m->np ? m->np : 1, sizeof **ch);
+		sm[k] = plan_message(e, m, &nss[k], ch[k]);
+		paths[2 * k] = ferry_xasprintf("status/%s.yaml", m->key);
+		paths[2 * k + 1] = ferry_xasprintf("status/%s.md", m->key);
+		files[2 * k] = (struct ferry_status_file){paths[2 * k], m->pending_yaml,
+							  strlen(m->pending_yaml)};
+		files[2 * k + 1] = (struct ferry_status_file){paths[2 * k + 1], m->pending_md,
+							      strlen(m->pending_md)};
+		k++;
+	}
+	msg = ferry_status_message_plans(sm, n);
 	{
-		struct ferry_status_file files[] = {
-			{ypath, m->pending_yaml, strlen(m->pending_yaml)},
-			{mpath, m->pending_md, strlen(m->pending_md)},
-		};
 		struct ferry_status_commit sc = {
 			.branch = ferry_status_branch(e->cfg),
 			.files = files,
-			.nfiles = 2,
+			.nfiles = 2 * n,
 			.message = msg,
 			.committer_name = e->cfg->repo.committer_name,
 			.committer_email = e->cfg->repo.committer_email,
 		};
 		rc = ferry_git_commit_status(e->git, &sc, &push, err);
 	}
-	if (!rc) {
-		for (size_t i = 0; i < m->nvms; i++) {
-			free(m->vm_ids[i]);
-			free(m->vm_phases[i]);
-		}
-		free(m->vm_ids);
-		free(m->vm_phases);
-		m->vm_ids = m->p_ids;
-		m->vm_phases = m->p_phases;
-		m->nvms = m->np;
-		for (size_t i = 0; i < m->np; i++)
-			free(m->p_names[i]);
-		free(m->p_names);
-		m->p_ids = m->p_names = m->p_phases = NULL;
-		m->np = 0;
-		free(m->yaml);
-		free(m->phase);
-		m->yaml = m->pending_yaml;
-		m->phase = m->pending_phase;
-		free(m->pending_md);
-		free(m->pending_mig);
-		m->pending_yaml = m->pending_md = m->pending_phase = m->pending_mig = NULL;
-		m->dirty = m->urgent = false;
+	for (size_t i = 0; i < n; i++) {
+		if (!rc)
+			plan_committed(ms[i]);
+		free(ch[i]);
+		free(nss[i]);
+		free(paths[2 * i]);
+		free(paths[2 * i + 1]);
 	}
 	free(msg);
+	free(ms);
+	free(sm);
 	free(ch);
-	free(ns);
-	free(ypath);
-	free(mpath);
+	free(nss);
+	free(files);
+	free(paths);
 	return rc;
 }
 
@@ -1452,16 +1499,13 @@ static int commit_pending(struct ferry_engine *e, bool force, struct ferry_err *
 {
 	uint64_t now = (uint64_t)(ferry_monotonic() * 1000);
 	uint64_t wait;
-	int rc = 0;
 
 	if (!e->git || (!force && !ferry_status_batch_due(&e->batch, now, &wait)))
 		return 0;
-	for (size_t i = 0; i < e->npm; i++)
-		if (e->pm[i].dirty && commit_plan(e, &e->pm[i], err))
-			rc = -1;
-	if (!rc)
-		ferry_status_batch_committed(&e->batch, now);
-	return rc;
+	if (commit_dirty(e, err))
+		return -1;
+	ferry_status_batch_committed(&e->batch, now);
+	return 0;
 }
 
 int ferry_engine_flush_status(struct ferry_engine *e, struct ferry_err *err)
