@@ -32,25 +32,14 @@ static const char *trailer(const struct ferry_trailer *t, size_t n, const char *
 	return NULL;
 }
 
-static int on_commit(const struct ferry_git_commit_info *ci, void *arg)
+/* One line (or JSON entry) for one plan of a status commit. */
+static void show(struct history *h, const struct ferry_git_commit_info *ci, const char *src,
+		 const char *plan, const char *phase, bool multi,
+		 const struct ferry_git_commit_info *sci, bool have_src)
 {
-	struct history *h = arg;
-	struct ferry_trailer *t = NULL;
-	size_t nt = 0;
-	const char *src, *plan, *phase;
-	struct ferry_git_commit_info sci = {0};
-	bool have_src = false;
 	char when[FERRY_TIME_FORMAT_MAX];
 	struct ferry_time tm = {(int64_t)ci->time, 0, 0};
 
-	if (ferry_git_trailers(ci->message, &t, &nt))
-		return 0;
-	src = trailer(t, nt, "Ferry-Source-Commit");
-	plan = trailer(t, nt, "Ferry-Plan");
-	phase = trailer(t, nt, "Ferry-Phase");
-	if (!src || (h->plan && (!plan || strcmp(plan, h->plan))))
-		goto done;
-	have_src = !ferry_git_commit_info(h->g, src, &sci, NULL);
 	ferry_time_format(&tm, when, sizeof when);
 	if (h->json) {
 		json_t *o = json_object();
@@ -61,19 +50,63 @@ static int on_commit(const struct ferry_git_commit_info *ci, void *arg)
 		json_object_set_new(o, "phase", phase ? json_string(phase) : json_null());
 		json_object_set_new(o, "sourceCommit", json_string(src));
 		json_object_set_new(o, "sourceAuthor",
-				    have_src ? json_string(sci.author) : json_null());
+				    have_src ? json_string(sci->author) : json_null());
 		json_object_set_new(o, "sourceSubject",
-				    have_src ? json_string(sci.subject) : json_null());
+				    have_src ? json_string(sci->subject) : json_null());
 		json_array_append_new(h->arr, o);
 	} else {
-		printf("%s  %-10s %s\n", when, phase ? phase : "-", ci->subject);
+		/* a commit of several plans: a line each, naming it */
+		printf("%s  %-10s %s\n", when, phase ? phase : "-", multi ? plan : ci->subject);
 		if (have_src)
-			printf("    acted on %.12s by %s: %s\n", src, sci.author, sci.subject);
+			printf("    acted on %.12s by %s: %s\n", src, sci->author, sci->subject);
 		else
 			printf("    acted on %.12s (not in the local copy)\n", src);
 	}
+}
+
+/* A status commit names each plan it holds with a Ferry-Plan trailer and
+ * that plan's phase with the Ferry-Phase after it (a commit of several
+ * plans repeats the pair); it is shown once per plan. */
+static int on_commit(const struct ferry_git_commit_info *ci, void *arg)
+{
+	struct history *h = arg;
+	struct ferry_trailer *t = NULL;
+	size_t nt = 0, nplans = 0, shown = 0;
+	const char *src;
+	struct ferry_git_commit_info sci = {0};
+	bool have_src = false;
+
+	if (ferry_git_trailers(ci->message, &t, &nt))
+		return 0;
+	src = trailer(t, nt, "Ferry-Source-Commit");
+	if (!src)
+		goto done;
+	for (size_t i = 0; i < nt; i++)
+		nplans += !strcasecmp(t[i].key, "Ferry-Plan");
+	for (size_t i = 0; i < nt; i++) {
+		const char *plan, *phase = NULL;
+
+		if (strcasecmp(t[i].key, "Ferry-Plan"))
+			continue;
+		plan = t[i].value;
+		for (size_t k = i + 1; k < nt && strcasecmp(t[k].key, "Ferry-Plan"); k++)
+			if (!strcasecmp(t[k].key, "Ferry-Phase"))
+				phase = t[k].value;
+		if (h->plan && strcmp(plan, h->plan))
+			continue;
+		if (!shown++)
+			have_src = !ferry_git_commit_info(h->g, src, &sci, NULL);
+		show(h, ci, src, plan, phase, nplans > 1, &sci, have_src);
+		h->shown++;
+		if (h->max && h->shown >= h->max)
+			break;
+	}
+	if (!nplans && !h->plan) { /* a status commit that names no plan */
+		have_src = !ferry_git_commit_info(h->g, src, &sci, NULL);
+		show(h, ci, src, NULL, trailer(t, nt, "Ferry-Phase"), false, &sci, have_src);
+		h->shown++;
+	}
 	ferry_git_commit_info_release(&sci);
-	h->shown++;
 done:
 	ferry_git_trailers_free(t, nt);
 	return h->max && h->shown >= h->max;

@@ -6,11 +6,23 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "reconciler/cli.h"
+#include "reconciler/forkserver.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int copy(int argc, char **argv)
+{
+	ferry_log_init();
+	argv[0] = "copy";
+	return ferry_cmd_copy(argc, argv);
+}
 
 int main(int argc, char **argv)
 {
 	ferry_tie_to_parent(); /* dies with the engine that follows it */
-	ferry_log_init();
-	argv[0] = "copy";
-	return ferry_cmd_copy(argc, argv);
+	/* the engine's fork server (forkserver.h): its socket is fd 3 */
+	if (argc == 3 && !strcmp(argv[1], "--forkserver"))
+		return ferry_forkserver_serve(3, atoi(argv[2]), copy);
+	return copy(argc, argv);
 }

@@ -1,4 +1,5 @@
 #include "reconciler/engine.h"
+#include "reconciler/forkserver.h"
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -34,6 +35,9 @@
  * copies are busy, passes, webhooks and /metrics keep their CPU. */
 #define WORKER_NICE 10
 
+/* How often copies the target runs are looked at (a pass each time). */
+#define REMOTE_POLL_MS 2000
+
 /* ---- state kept between passes ------------------------------------------ */
 
 /* A source provider in use: its driver, an open session and the inventory
@@ -47,7 +51,8 @@ struct src {
 	bool seen;   /* used by a plan in the last pass */
 };
 
-/* A `ferry copy` child process copying one disk. */
+/* A copy of one disk: a `ferry copy` child process, or (remote) a copy the
+ * target runs itself (copy_start), followed with copy_poll. */
 struct worker {
 	char *plan, *mig, *vm_id, *op_id;
 	size_t disk;
@@ -62,6 +67,8 @@ struct worker {
 	struct ferry_disk_access acc;
 	bool acc_open;
 	char *out_path; /* its -o json report */
+	bool remote;	/* the target runs it: no pid, no pipe */
+	bool forked;	/* a child of the fork server (e->fs), not of the engine */
 };
 
 /* What the last status commit of a plan said. */
@@ -85,8 +92,10 @@ struct ferry_engine {
 	struct ferry_journal *j;
 	int lock;
 	char *self;
-	char *copier; /* ferry-copy beside self, or NULL: run `self copy` */
-	char *work;   /* DATA_DIR/work */
+	char *copier;		     /* ferry-copy beside self, or NULL: run `self copy` */
+	struct ferry_forkserver *fs; /* started by the first copy; NULL: not (yet) */
+	bool fs_failed;		     /* it could not start or died: spawn directly */
+	char *work;		     /* DATA_DIR/work */
 	const struct ferry_target_ops *tops;
 	struct ferry_target *t;
 	char *target_dir;
@@ -105,6 +114,10 @@ struct ferry_engine {
 	bool txn; /* a round's journal transaction is open */
 	struct deferred *def;
 	size_t ndef, defcap;
+	double pass_at;			/* when the last pass began (ferry_monotonic) */
+	struct ferry_target_label *sel; /* [target] worker_node_selector, split */
+	char **sel_str;			/* its strings: key, value, key, ... */
+	size_t nsel;
 };
 
 /* A VM whose next action waits for the journal writes leading to it to be
@@ -195,16 +208,40 @@ int ferry_engine_open(struct ferry_engine **out, const struct ferry_engine_opts 
 	jpath = ferry_path_join(c->daemon.data_dir, "journal.db");
 	if (ferry_journal_open(&e->j, jpath, err))
 		goto fail;
-	if (c->target.type != FERRY_TARGET_LOCAL) {
-		ferry_err_set(err, FERRY_E_UNSUPPORTED,
-			      "[target] type = kubevirt is not built yet; use type = local");
-		goto fail;
-	}
 	e->target_dir = c->target.dir ? ferry_xstrdup(c->target.dir)
 				      : ferry_path_join(c->daemon.data_dir, "target");
-	tc = (struct ferry_target_config){.type = "local", .dir = e->target_dir};
-	if (!(e->tops = ferry_target_driver("local", err)) || e->tops->open(&e->t, &tc, err))
+	e->nsel = c->target.nworker_node_selector;
+	e->sel = ferry_xcalloc(e->nsel ? e->nsel : 1, sizeof *e->sel);
+	e->sel_str = ferry_xcalloc(e->nsel ? 2 * e->nsel : 1, sizeof *e->sel_str);
+	for (size_t i = 0; i < e->nsel; i++) {
+		char *kv = c->target.worker_node_selector[i], *eq = strchr(kv, '=');
+
+		e->sel_str[2 * i] = eq ? ferry_xstrndup(kv, (size_t)(eq - kv)) : ferry_xstrdup(kv);
+		e->sel_str[2 * i + 1] = ferry_xstrdup(eq ? eq + 1 : "");
+		e->sel[i] = (struct ferry_target_label){e->sel_str[2 * i], e->sel_str[2 * i + 1]};
+	}
+	tc = (struct ferry_target_config){
+		.type = c->target.type == FERRY_TARGET_KUBEVIRT ? "kubevirt" : "local",
+		.dir = e->target_dir,
+		.kubeconfig = c->target.kubeconfig,
+		.context = c->target.context,
+		.volumes = c->target.volumes,
+		.worker_image = c->target.worker_image,
+		.worker_service_account = c->target.worker_service_account,
+		.worker_node_selector = e->sel,
+		.nworker_node_selector = e->nsel,
+		.worker_cpu = c->target.worker_cpu,
+		.worker_memory = c->target.worker_memory,
+	};
+	if (!(e->tops = ferry_target_driver(tc.type, err)) || e->tops->open(&e->t, &tc, err))
 		goto fail;
+	if (!e->tops->copy_start != !e->tops->copy_poll ||
+	    !e->tops->copy_start != !e->tops->copy_stop) {
+		ferry_err_set(err, FERRY_E_INTERNAL,
+			      "target %s: copy_start, copy_poll and copy_stop go together",
+			      tc.type);
+		goto fail;
+	}
 	if (c->repo.url && (e->lock >= 0 ? ferry_git_open_config_locked(&e->git, c, err)
 					 : ferry_git_open_config(&e->git, c, err)))
 		goto fail;
@@ -217,13 +254,24 @@ fail:
 	return -1;
 }
 
-static void worker_stop(struct worker *w)
+/* Collect the exit status of worker w, which has ended or is ending. */
+static void worker_reap(struct ferry_engine *e, struct worker *w)
+{
+	if (w->forked) {
+		if (ferry_forkserver_wait(e->fs, w->pid, &w->status))
+			w->status = 127 << 8; /* the server is gone: as exit 127 */
+	} else {
+		while (waitpid(w->pid, &w->status, 0) < 0 && errno == EINTR)
+			;
+	}
+	w->exited = true;
+}
+
+static void worker_stop(struct ferry_engine *e, struct worker *w)
 {
 	if (!w->exited && w->pid > 0) {
 		kill(w->pid, SIGTERM);
-		while (waitpid(w->pid, &w->status, 0) < 0 && errno == EINTR)
-			;
-		w->exited = true;
+		worker_reap(e, w);
 	}
 	if (w->fd >= 0)
 		close(w->fd);
@@ -232,7 +280,7 @@ static void worker_stop(struct worker *w)
 
 static void worker_release(struct ferry_engine *e, struct worker *w)
 {
-	worker_stop(w);
+	worker_stop(e, w);
 	if (w->acc_open)
 		e->srcs[w->src].ops->disk_close(e->srcs[w->src].s, &w->acc);
 	free(w->plan);
@@ -274,6 +322,7 @@ void ferry_engine_close(struct ferry_engine *e)
 	for (size_t i = 0; i < e->nw; i++)
 		worker_release(e, &e->w[i]);
 	free(e->w);
+	ferry_forkserver_close(e->fs);
 	for (size_t i = 0; i < e->nsrcs; i++) {
 		if (e->srcs[i].s)
 			e->srcs[i].ops->close(e->srcs[i].s);
@@ -297,6 +346,10 @@ void ferry_engine_close(struct ferry_engine *e)
 	free(e->def);
 	free(e->work);
 	free(e->target_dir);
+	for (size_t i = 0; i < 2 * e->nsel; i++)
+		free(e->sel_str[i]);
+	free(e->sel_str);
+	free(e->sel);
 	free(e);
 }
 
@@ -880,6 +933,30 @@ static void drop_worker(struct ferry_engine *e, struct worker *w)
 	e->nw--;
 }
 
+/* Start a copy worker through the fork server (started on first use), or
+ * return -1 when there is none: the caller then spawns it itself. */
+static pid_t spawn_forked(struct ferry_engine *e, char *const argv[],
+			  const struct ferry_spawn_io *io)
+{
+	pid_t pid;
+
+	if (e->fs_failed)
+		return -1;
+	if (!e->fs && !(e->fs = ferry_forkserver_start(e->copier, WORKER_NICE))) {
+		ferry_warn("cannot start the copy fork server %s: %s (starting each copy alone)",
+			   e->copier, strerror(errno));
+		e->fs_failed = true;
+		return -1;
+	}
+	pid = ferry_forkserver_spawn(e->fs, argv, io);
+	if (pid < 0 && !ferry_forkserver_alive(e->fs)) {
+		ferry_warn("the copy fork server failed: %s (starting each copy alone)",
+			   strerror(errno));
+		e->fs_failed = true; /* its workers still report through it */
+	}
+	return pid;
+}
+
 /* Start `ferry copy` for disk i. */
 static int spawn_copy(struct vctx *x, size_t i, const char *opid, struct ferry_err *err)
 {
@@ -916,7 +993,10 @@ static int spawn_copy(struct vctx *x, size_t i, const char *opid, struct ferry_e
 		/* a worker never outlives the engine that follows it */
 		if (e->copier) {
 			argv[1] = "ferry-copy";
-			pid = ferry_spawn_tied(e->copier, argv + 1, &io);
+			pid = spawn_forked(e, argv + 1, &io);
+			w.forked = pid > 0;
+			if (pid < 0)
+				pid = ferry_spawn_tied(e->copier, argv + 1, &io);
 		} else {
 			pid = ferry_spawn_tied(e->self, argv, &io);
 		}
@@ -955,6 +1035,91 @@ fail:
 	free(srcid);
 	free(log);
 	return -1;
+}
+
+/* Have the target copy disk i (copy_start): the source serves the disk
+ * while the target's worker reads it. A copy resumed after a restart starts
+ * over: the endpoint the old worker read from is gone with the process
+ * that served it, so its worker (if any) is replaced. */
+static int start_remote(struct vctx *x, size_t i, const char *opid, bool resumed,
+			struct ferry_err *err)
+{
+	struct ferry_engine *e = x->e;
+	struct src *s = x->p->src;
+	struct worker w = {.fd = -1, .remote = true};
+	char *dst = NULL, *srcid;
+	int rc = -1;
+
+	if (!s)
+		return ferry_err_set(err, FERRY_E_RETRYABLE, "the source is not available");
+	if (resumed && e->tops->copy_stop(e->t, &x->v->tvm, i, opid, err))
+		return -1;
+	if (s->ops->disk_open(s->s, x->v->src, i, &w.acc, err))
+		return -1;
+	w.acc_open = true;
+	w.src = (size_t)(s - e->srcs);
+	srcid = ferry_xasprintf("%s:%s:%s", x->p->provider, x->v->src->id, x->v->src->disks[i].id);
+	{
+		const char *args[] = {"--source-id", srcid};
+
+		if (e->tops->disk_create(e->t, &x->v->tvm, i, &dst, err) ||
+		    e->tops->copy_start(e->t, &x->v->tvm, i, w.acc.uri, args, 2, opid, err))
+			goto out;
+	}
+	w.plan = ferry_xstrdup(x->k.plan);
+	w.mig = ferry_xstrdup(x->k.migration);
+	w.vm_id = ferry_xstrdup(x->k.vm_id);
+	w.op_id = ferry_xstrdup(opid);
+	w.disk = i;
+	w.total = x->v->src->disks[i].capacity;
+	*FERRY_PUSH(e->w, e->nw, e->wcap) = w;
+	w.acc_open = false;
+	rc = 0;
+out:
+	if (w.acc_open)
+		s->ops->disk_close(s->s, &w.acc);
+	free(dst);
+	free(srcid);
+	return rc;
+}
+
+/* How a copy the target runs goes: H_WAIT while it runs, H_DONE when it
+ * finished (the operation is ended and the worker removed), H_FAIL. */
+static enum hres poll_remote(struct vctx *x, struct worker *w, size_t i, const char *id)
+{
+	struct ferry_engine *e = x->e;
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct ferry_copy_state st = {0};
+
+	if (e->tops->copy_poll(e->t, &x->v->tvm, i, id, &st, &err)) {
+		if (err.code != FERRY_E_NOT_FOUND)
+			return H_WAIT; /* the API failed: look again next pass */
+		st.phase = FERRY_COPY_FAILED;
+		snprintf(st.message, sizeof st.message, "its transfer worker is gone (%.400s)",
+			 err.msg);
+	}
+	if (st.phase == FERRY_COPY_RUNNING) {
+		if (st.total)
+			w->done = st.done, w->total = st.total;
+		return H_WAIT;
+	}
+	if (e->tops->copy_stop(e->t, &x->v->tvm, i, id, &err))
+		ferry_warn("%s %s: removing the transfer worker of disk %zu: %s", x->k.plan,
+			   x->v->name, i, err.msg);
+	if (st.phase == FERRY_COPY_FAILED) {
+		ferry_journal_op_end(e->j, id, false, st.message, NULL);
+		drop_worker(e, w);
+		fail(x, "copying disk %zu: %s", i, st.message);
+		return H_FAIL;
+	}
+	if (e->o.metrics)
+		ferry_metrics_add_bytes(e->o.metrics, w->total);
+	if (ferry_journal_op_end(e->j, id, true, "copied", &err))
+		return fail(x, "journal: %s", err.msg);
+	drop_worker(e, w);
+	say(e, "%s %s: disk %zu copied", x->k.plan, x->v->name, i);
+	e->moved = true;
+	return H_DONE;
 }
 
 /* The error of a finished copy, from its JSON report, or "" when it
@@ -1014,6 +1179,14 @@ static enum hres h_copy(struct vctx *x)
 		if (op.state == FERRY_OP_DONE)
 			continue;
 		w = find_worker(e, x->k.plan, x->k.migration, x->k.vm_id, i);
+		if (w && w->remote) {
+			enum hres r = poll_remote(x, w, i, id);
+
+			if (r == H_FAIL)
+				return r;
+			all = all && r == H_DONE;
+			continue;
+		}
 		if (w && w->exited && w->fd < 0) {
 			char msg[FERRY_ERR_MSG_MAX];
 
@@ -1036,7 +1209,8 @@ static enum hres h_copy(struct vctx *x)
 			all = false; /* still copying */
 			continue;
 		}
-		if (op.state == FERRY_OP_STARTED && copy_finished_before(e, id)) {
+		if (op.state == FERRY_OP_STARTED && !e->tops->copy_start &&
+		    copy_finished_before(e, id)) {
 			/* it finished, then we died before writing that down */
 			if (ferry_journal_op_end(e->j, id, true, "copied", &err))
 				return fail(x, "journal: %s", err.msg);
@@ -1051,7 +1225,8 @@ static enum hres h_copy(struct vctx *x)
 			defer = true; /* spawned once the operation is on disk */
 			continue;
 		}
-		if (spawn_copy(x, i, id, &err))
+		if (e->tops->copy_start ? start_remote(x, i, id, op.state == FERRY_OP_STARTED, &err)
+					: spawn_copy(x, i, id, &err))
 			return fail(x, "copying disk %zu: %s", i, err.msg);
 	}
 	return defer ? H_DEFER : all ? H_DONE : H_WAIT;
@@ -1140,12 +1315,21 @@ static int transition(struct vctx *x, const char *from, const char *to, const ch
 	return 0;
 }
 
-static void stop_vm_workers(struct ferry_engine *e, const struct ferry_jkey *k)
+/* Stop the copies of a VM (v: its run state, which a copy the target runs
+ * needs to be found; NULL when the VM left the plan). */
+static void stop_vm_workers(struct ferry_engine *e, const struct ferry_jkey *k,
+			    const struct ferry_run_vm *v)
 {
 	for (size_t i = 0; i < e->nw;) {
 		struct worker *w = &e->w[i];
 		if (!strcmp(w->plan, k->plan) && !strcmp(w->mig, k->migration) &&
 		    !strcmp(w->vm_id, k->vm_id)) {
+			struct ferry_err err = FERRY_ERR_INIT;
+
+			if (w->remote && v &&
+			    e->tops->copy_stop(e->t, &v->tvm, w->disk, w->op_id, &err))
+				ferry_warn("%s %s: stopping the copy of disk %zu: %s", k->plan,
+					   v->name, w->disk, err.msg);
 			drop_worker(e, w);
 		} else {
 			i++;
@@ -1188,7 +1372,7 @@ static int advance(struct vctx *x, const char *phase, bool cutover, struct ferry
 						     pl->spec.delete_vm_on_fail_migration.v;
 			int rc;
 
-			stop_vm_workers(e, &x->k);
+			stop_vm_workers(e, &x->k, x->v);
 			rc = transition(x, phase, "Failed", msg, err);
 			free(msg);
 			if (!rc && del && v->tvm.name && !(rc = flush(x, err))) {
@@ -1226,7 +1410,7 @@ static int cancel_vm(struct vctx *x, const char *phase, struct ferry_err *err)
 {
 	struct ferry_engine *e = x->e;
 
-	stop_vm_workers(e, &x->k);
+	stop_vm_workers(e, &x->k, x->v);
 	if (transition(x, phase, "Canceled", NULL, err) || flush(x, err))
 		return -1;
 	/* Forklift removes what a canceled VM had created on the target */
@@ -1530,18 +1714,13 @@ static int plan_status(struct ferry_engine *e, struct pctx *c, const struct ferr
 	return 0;
 }
 
-static int commit_plan(struct ferry_engine *e, struct plan_mem *m, struct ferry_err *err)
+/* What a plan's pending status commit says: its VMs' changes since the last
+ * one. ch has room for m->np entries; the strings are borrowed from m. */
+static struct ferry_status_message plan_message(struct ferry_engine *e, const struct plan_mem *m,
+						char **ns, struct ferry_status_change *ch)
 {
 	const char *slash = strchr(m->key, '/');
-	char *ns = ferry_xstrndup(m->key, (size_t)(slash - m->key));
-	char *ypath = ferry_xasprintf("status/%s.yaml", m->key);
-	char *mpath = ferry_xasprintf("status/%s.md", m->key);
-	struct ferry_status_change *ch = ferry_xcalloc(m->np ? m->np : 1, sizeof *ch);
 	size_t nch = 0;
-	struct ferry_status_message sm;
-	struct ferry_status_push push;
-	char *msg;
-	int rc;
 
 	for (size_t i = 0; i < m->np; i++) {
 		const char *before = mem_phase(m, m->p_ids[i]);
@@ -1549,59 +1728,111 @@ static int commit_plan(struct ferry_engine *e, struct plan_mem *m, struct ferry_
 			continue;
 		ch[nch++] = (struct ferry_status_change){m->p_names[i], before, m->p_phases[i]};
 	}
-	sm = (struct ferry_status_message){
-		.ns = ns,
+	*ns = ferry_xstrndup(m->key, (size_t)(slash - m->key));
+	return (struct ferry_status_message){
+		.ns = *ns,
 		.plan = slash + 1,
 		.source_commit = e->in_force,
 		.phase = m->pending_phase,
 		.changes = ch,
 		.nchanges = nch,
 	};
-	msg = ferry_status_message(&sm);
+}
+
+/* The pending status of m was committed: it is now the last one. */
+static void plan_committed(struct plan_mem *m)
+{
+	for (size_t i = 0; i < m->nvms; i++) {
+		free(m->vm_ids[i]);
+		free(m->vm_phases[i]);
+	}
+	free(m->vm_ids);
+	free(m->vm_phases);
+	m->vm_ids = m->p_ids;
+	m->vm_phases = m->p_phases;
+	m->nvms = m->np;
+	for (size_t i = 0; i < m->np; i++)
+		free(m->p_names[i]);
+	free(m->p_names);
+	m->p_ids = m->p_names = m->p_phases = NULL;
+	m->np = 0;
+	free(m->yaml);
+	free(m->phase);
+	m->yaml = m->pending_yaml;
+	m->phase = m->pending_phase;
+	free(m->pending_md);
+	free(m->pending_mig);
+	m->pending_yaml = m->pending_md = m->pending_phase = m->pending_mig = NULL;
+	m->dirty = m->urgent = false;
+}
+
+/* One status commit (and push) for every plan whose status changed: a pass
+ * that moves many plans costs one round trip to the remote, not one each. */
+static int commit_dirty(struct ferry_engine *e, struct ferry_err *err)
+{
+	size_t n = 0, k = 0;
+	struct plan_mem **ms;
+	struct ferry_status_message *sm;
+	struct ferry_status_change **ch;
+	struct ferry_status_file *files;
+	char **nss, **paths;
+	struct ferry_status_push push;
+	char *msg;
+	int rc;
+
+	for (size_t i = 0; i < e->npm; i++)
+		n += e->pm[i].dirty;
+	if (!n)
+		return 0;
+	ms = ferry_xcalloc(n, sizeof *ms);
+	sm = ferry_xcalloc(n, sizeof *sm);
+	ch = ferry_xcalloc(n, sizeof *ch);
+	nss = ferry_xcalloc(n, sizeof *nss);
+	files = ferry_xcalloc(2 * n, sizeof *files);
+	paths = ferry_xcalloc(2 * n, sizeof *paths);
+	for (size_t i = 0; i < e->npm; i++) {
+		struct plan_mem *m = &e->pm[i];
+
+		if (!m->dirty)
+			continue;
+		ms[k] = m;
+		ch[k] = ferry_xcalloc(m->np ? m->np : 1, sizeof **ch);
+		sm[k] = plan_message(e, m, &nss[k], ch[k]);
+		paths[2 * k] = ferry_xasprintf("status/%s.yaml", m->key);
+		paths[2 * k + 1] = ferry_xasprintf("status/%s.md", m->key);
+		files[2 * k] = (struct ferry_status_file){paths[2 * k], m->pending_yaml,
+							  strlen(m->pending_yaml)};
+		files[2 * k + 1] = (struct ferry_status_file){paths[2 * k + 1], m->pending_md,
+							      strlen(m->pending_md)};
+		k++;
+	}
+	msg = ferry_status_message_plans(sm, n);
 	{
-		struct ferry_status_file files[] = {
-			{ypath, m->pending_yaml, strlen(m->pending_yaml)},
-			{mpath, m->pending_md, strlen(m->pending_md)},
-		};
 		struct ferry_status_commit sc = {
 			.branch = ferry_status_branch(e->cfg),
 			.files = files,
-			.nfiles = 2,
+			.nfiles = 2 * n,
 			.message = msg,
 			.committer_name = e->cfg->repo.committer_name,
 			.committer_email = e->cfg->repo.committer_email,
 		};
 		rc = ferry_git_commit_status(e->git, &sc, &push, err);
 	}
-	if (!rc) {
-		for (size_t i = 0; i < m->nvms; i++) {
-			free(m->vm_ids[i]);
-			free(m->vm_phases[i]);
-		}
-		free(m->vm_ids);
-		free(m->vm_phases);
-		m->vm_ids = m->p_ids;
-		m->vm_phases = m->p_phases;
-		m->nvms = m->np;
-		for (size_t i = 0; i < m->np; i++)
-			free(m->p_names[i]);
-		free(m->p_names);
-		m->p_ids = m->p_names = m->p_phases = NULL;
-		m->np = 0;
-		free(m->yaml);
-		free(m->phase);
-		m->yaml = m->pending_yaml;
-		m->phase = m->pending_phase;
-		free(m->pending_md);
-		free(m->pending_mig);
-		m->pending_yaml = m->pending_md = m->pending_phase = m->pending_mig = NULL;
-		m->dirty = m->urgent = false;
+	for (size_t i = 0; i < n; i++) {
+		if (!rc)
+			plan_committed(ms[i]);
+		free(ch[i]);
+		free(nss[i]);
+		free(paths[2 * i]);
+		free(paths[2 * i + 1]);
 	}
 	free(msg);
+	free(ms);
+	free(sm);
 	free(ch);
-	free(ns);
-	free(ypath);
-	free(mpath);
+	free(nss);
+	free(files);
+	free(paths);
 	return rc;
 }
 
@@ -1609,16 +1840,13 @@ static int commit_pending(struct ferry_engine *e, bool force, struct ferry_err *
 {
 	uint64_t now = (uint64_t)(ferry_monotonic() * 1000);
 	uint64_t wait;
-	int rc = 0;
 
 	if (!e->git || (!force && !ferry_status_batch_due(&e->batch, now, &wait)))
 		return 0;
-	for (size_t i = 0; i < e->npm; i++)
-		if (e->pm[i].dirty && commit_plan(e, &e->pm[i], err))
-			rc = -1;
-	if (!rc)
-		ferry_status_batch_committed(&e->batch, now);
-	return rc;
+	if (commit_dirty(e, err))
+		return -1;
+	ferry_status_batch_committed(&e->batch, now);
+	return 0;
 }
 
 int ferry_engine_flush_status(struct ferry_engine *e, struct ferry_err *err)
@@ -1728,6 +1956,7 @@ int ferry_engine_pass(struct ferry_engine *e, bool force, struct ferry_pass_stat
 
 	memset(st, 0, sizeof *st);
 	e->moved = false;
+	e->pass_at = ferry_monotonic();
 	if (e->git) {
 		struct ferry_sync_result r;
 		struct ferry_err serr = FERRY_ERR_INIT;
@@ -1829,9 +2058,7 @@ static void worker_read(struct ferry_engine *e, struct worker *w)
 	if (n <= 0) {
 		close(w->fd);
 		w->fd = -1;
-		while (waitpid(w->pid, &w->status, 0) < 0 && errno == EINTR)
-			;
-		w->exited = true;
+		worker_reap(e, w);
 		e->moved = true;
 		return;
 	}
@@ -1859,6 +2086,7 @@ int ferry_engine_wait(struct ferry_engine *e, int timeout_ms, int extra_fd)
 	struct pollfd *p = ferry_xcalloc(e->nw + 1, sizeof *p);
 	size_t n = 0;
 	int ready = 0, rc;
+	bool remote = false;
 
 	e->moved = false;
 	for (size_t i = 0; i < e->nw; i++)
@@ -1866,7 +2094,20 @@ int ferry_engine_wait(struct ferry_engine *e, int timeout_ms, int extra_fd)
 			p[n++] = (struct pollfd){.fd = e->w[i].fd, .events = POLLIN};
 	if (extra_fd >= 0)
 		p[n++] = (struct pollfd){.fd = extra_fd, .events = POLLIN};
+	for (size_t i = 0; i < e->nw; i++)
+		remote = remote || e->w[i].remote;
+	if (remote) {
+		/* copies the target runs are looked at by a pass, every
+		 * REMOTE_POLL_MS */
+		double due = e->pass_at + REMOTE_POLL_MS / 1000.0 - ferry_monotonic();
+		int ms = due <= 0 ? 0 : (int)(due * 1000) + 1;
+
+		if (timeout_ms < 0 || ms < timeout_ms)
+			timeout_ms = ms;
+	}
 	rc = poll(p, n, timeout_ms);
+	if (remote && ferry_monotonic() >= e->pass_at + REMOTE_POLL_MS / 1000.0)
+		e->moved = true;
 	if (rc > 0) {
 		for (size_t k = 0; k < n; k++) {
 			if (!p[k].revents)

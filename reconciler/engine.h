@@ -64,7 +64,9 @@ int ferry_engine_pass(struct ferry_engine *e, bool force, struct ferry_pass_stat
 /* Wait up to timeout_ms for worker progress or exit, or for extra_fd (-1:
  * none) to become readable. Returns FERRY_WAIT_FD when extra_fd is
  * readable, FERRY_WAIT_WORKER when a worker finished (a pass should run
- * now), both, or 0. */
+ * now), both, or 0. Copies the target runs itself (a KubeVirt Job) are
+ * followed by passes: while one runs, the wait ends with FERRY_WAIT_WORKER
+ * once two seconds have passed since the last pass began. */
 enum { FERRY_WAIT_FD = 1, FERRY_WAIT_WORKER = 2 };
 int ferry_engine_wait(struct ferry_engine *e, int timeout_ms, int extra_fd);
 

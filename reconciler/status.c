@@ -50,6 +50,57 @@ static void add_change(struct ferry_sb *sb, const struct ferry_status_change *c)
 		ferry_sb_addf(sb, "%s -> %s", c->vm, c->to);
 }
 
+/* "wave-1 Running" for the subject of a commit of several plans. */
+static void add_plan(struct ferry_sb *sb, const struct ferry_status_message *m)
+{
+	ferry_sb_addf(sb, "%s %s", m->plan, m->phase ? m->phase : "status");
+}
+
+char *ferry_status_message_plans(const struct ferry_status_message *m, size_t n)
+{
+	struct ferry_sb sb, one;
+	size_t shown = 0;
+
+	if (n == 1)
+		return ferry_status_message(m);
+	ferry_sb_init(&sb);
+	ferry_sb_init(&one);
+	ferry_sb_addf(&sb, "ferry: %zu plans:", n);
+	for (size_t i = 0; i < n; i++) {
+		size_t rest = n - i - 1;
+
+		ferry_sb_reset(&one);
+		add_plan(&one, &m[i]);
+		if (shown && sb.len + 2 + one.len + (rest ? 12 : 0) > SUBJECT_MAX)
+			break;
+		ferry_sb_adds(&sb, shown ? ", " : " ");
+		ferry_sb_add(&sb, one.buf, one.len);
+		shown++;
+	}
+	if (shown < n)
+		ferry_sb_addf(&sb, ", +%zu more", n - shown);
+	ferry_sb_adds(&sb, "\n\n");
+	for (size_t i = 0; i < n; i++) {
+		ferry_sb_addf(&sb, "%s/%s: %s\n", m[i].ns, m[i].plan,
+			      m[i].phase ? m[i].phase : "status");
+		for (size_t k = 0; k < m[i].nchanges; k++) {
+			ferry_sb_adds(&sb, "- ");
+			add_change(&sb, &m[i].changes[k]);
+			ferry_sb_addc(&sb, '\n');
+		}
+		ferry_sb_addc(&sb, '\n');
+	}
+	for (size_t i = 0; i < n; i++) {
+		ferry_sb_addf(&sb, "Ferry-Plan: %s/%s\n", m[i].ns, m[i].plan);
+		if (m[i].phase)
+			ferry_sb_addf(&sb, "Ferry-Phase: %s\n", m[i].phase);
+	}
+	if (n && m[0].source_commit)
+		ferry_sb_addf(&sb, "Ferry-Source-Commit: %s\n", m[0].source_commit);
+	ferry_sb_release(&one);
+	return ferry_sb_detach(&sb);
+}
+
 char *ferry_status_message(const struct ferry_status_message *m)
 {
 	struct ferry_sb sb, one;

@@ -54,4 +54,14 @@ struct ferry_status_message {
  * Ferry-Source-Commit and Ferry-Phase. Caller frees. */
 char *ferry_status_message(const struct ferry_status_message *m);
 
+/* One message for the status of n plans changed at once (one commit for a
+ * pass that moved many plans): n == 1 is ferry_status_message. Otherwise
+ * the subject names the plans ("ferry: 3 plans: wave-1 Running, wave-2
+ * Running, +1 more", cut as above), the body has a paragraph per plan
+ * ("wave-1: Running" and its changes), and the trailers come in pairs,
+ * each plan's Ferry-Plan followed by its Ferry-Phase, then one
+ * Ferry-Source-Commit (every m[i].source_commit is the same). Caller
+ * frees. */
+char *ferry_status_message_plans(const struct ferry_status_message *m, size_t n);
+
 #endif

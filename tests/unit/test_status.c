@@ -125,13 +125,54 @@ static void test_message_many(void **state)
 	free(msg);
 }
 
+/* Several plans in one commit: each plan's Ferry-Plan is followed by its
+ * own Ferry-Phase, so `ferry history` pairs them by order. */
+static void test_message_plans(void **state)
+{
+	struct ferry_status_change c1[] = {{"vm-1", NULL, "Started"}, {"vm-2", NULL, "Started"}};
+	struct ferry_status_change c2[] = {{"vm-9", "CopyDisks 50%", "Failed"}};
+	struct ferry_status_message m[3] = {
+		{"ns-a", "wave-1", "abc", "Running", c1, 2},
+		{"ns-b", "wave-2", "abc", "Failed", c2, 1},
+		{"ns-a", "wave-3", "abc", "Succeeded", NULL, 0},
+	};
+	struct ferry_trailer *t;
+	size_t nt;
+	char *msg = ferry_status_message_plans(m, 3), *one;
+	const char *want[] = {"Ferry-Plan",	     "ns-a/wave-1", "Ferry-Phase", "Running",
+			      "Ferry-Plan",	     "ns-b/wave-2", "Ferry-Phase", "Failed",
+			      "Ferry-Plan",	     "ns-a/wave-3", "Ferry-Phase", "Succeeded",
+			      "Ferry-Source-Commit", "abc"};
+	(void)state;
+
+	assert_ptr_equal(
+		strstr(msg, "ferry: 3 plans: wave-1 Running, wave-2 Failed, wave-3 Succeeded\n\n"),
+		msg);
+	assert_non_null(strstr(msg, "\nns-b/wave-2: Failed\n- vm-9 CopyDisks 50% -> Failed\n"));
+	assert_non_null(
+		strstr(msg, "ns-a/wave-1: Running\n- vm-1 -> Started\n- vm-2 -> Started\n"));
+	assert_int_equal(ferry_git_trailers(msg, &t, &nt), 0);
+	assert_int_equal(nt, 7);
+	for (size_t i = 0; i < nt; i++) {
+		assert_string_equal(t[i].key, want[2 * i]);
+		assert_string_equal(t[i].value, want[2 * i + 1]);
+	}
+	ferry_git_trailers_free(t, nt);
+	/* one plan: the single-plan message */
+	one = ferry_status_message(&m[1]);
+	free(msg);
+	msg = ferry_status_message_plans(&m[1], 1);
+	assert_string_equal(msg, one);
+	free(one);
+	free(msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_batch_interval),
-		cmocka_unit_test(test_batch_phase_change),
-		cmocka_unit_test(test_message_one),
-		cmocka_unit_test(test_message_many),
+		cmocka_unit_test(test_batch_interval), cmocka_unit_test(test_batch_phase_change),
+		cmocka_unit_test(test_message_one),    cmocka_unit_test(test_message_many),
+		cmocka_unit_test(test_message_plans),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
