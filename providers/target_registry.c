@@ -7,17 +7,19 @@
 
 #include "common/util.h"
 
-/* providers/local/local.c */
+/* providers/local/local.c, providers/kubevirt/target.c */
 extern const struct ferry_target_ops ferry_target_local;
+extern const struct ferry_target_ops ferry_target_kubevirt;
 
 static const struct {
 	const char *type;
 	const struct ferry_target_ops *ops; /* NULL: planned, not written yet */
 	const char *arrives;		    /* with what, when ops is NULL */
 } targets[] = {
-	{"kubevirt", NULL, "the KubeVirt target issue"},
+	{"kubevirt", &ferry_target_kubevirt, NULL},
 	{"local", &ferry_target_local, NULL},
-	{"openshift", NULL, "the KubeVirt target issue"},
+	/* OpenShift Virtualization is KubeVirt and CDI */
+	{"openshift", &ferry_target_kubevirt, NULL},
 };
 
 #define NTARGETS (sizeof targets / sizeof *targets)

@@ -11,7 +11,10 @@
 #include "common/alloc.h"
 #include "common/strbuf.h"
 #include "common/util.h"
+#include "providers/kubevirt/objects.h"
+#include "providers/kubevirt/observe.h"
 #include "reconciler/secrets.h"
+#include "schema/names.h"
 
 #include <ini.h>
 
@@ -55,6 +58,15 @@ enum key_id {
 	K_MAX_VM_INFLIGHT,
 	K_TARGET_TYPE,
 	K_TARGET_DIR,
+	K_KUBECONFIG,
+	K_CONTEXT,
+	K_VOLUMES,
+	K_WORKER_IMAGE,
+	K_WORKER_SA,
+	K_WORKER_NODE_SELECTOR,
+	K_WORKER_CPU,
+	K_WORKER_MEMORY,
+	K_VDDK_LIB_DIR,
 	K_COUNT
 };
 
@@ -87,15 +99,25 @@ static const struct {
 	[K_MAX_VM_INFLIGHT] = {"limits", "max_vm_inflight"},
 	[K_TARGET_TYPE] = {"target", "type"},
 	[K_TARGET_DIR] = {"target", "dir"},
+	[K_KUBECONFIG] = {"target", "kubeconfig"},
+	[K_CONTEXT] = {"target", "context"},
+	[K_VOLUMES] = {"target", "volumes"},
+	[K_WORKER_IMAGE] = {"target", "worker_image"},
+	[K_WORKER_SA] = {"target", "worker_service_account"},
+	[K_WORKER_NODE_SELECTOR] = {"target", "worker_node_selector"},
+	[K_WORKER_CPU] = {"target", "worker_cpu"},
+	[K_WORKER_MEMORY] = {"target", "worker_memory"},
+	[K_VDDK_LIB_DIR] = {"vsphere", "vddk_lib_dir"},
 };
 
-static const char *const sections[] = {"repository", "daemon", "secrets",
-				       "gate",	     "limits", "target"};
+static const char *const sections[] = {"repository", "daemon", "secrets", "gate",
+				       "limits",     "target", "vsphere"};
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
 static const char *const status_modes[] = {"branch", "path"};
 static const char *const signatures[] = {"none", "any", "ssh", "openpgp"};
 static const char *const target_types[] = {"local", "kubevirt"};
+static const char *const volume_kinds[] = {"datavolume", "pvc"};
 
 struct parse {
 	struct ferry_config *c;
@@ -109,6 +131,7 @@ struct parse {
 	int val_col;	/* where its value starts */
 	bool cont;	/* it continues a list */
 	bool list_open; /* a list key came last: indented lines continue it */
+	int list_id;	/* which one */
 	bool failed;
 	int fail_line;
 	int line_of[K_COUNT]; /* 0: not set in this file */
@@ -190,11 +213,27 @@ static int find_key(const char *section, const char *name, size_t len)
 	return -1;
 }
 
-static bool is_list_key(const char *name, size_t len)
+static bool is_list_id(int id)
 {
-	int id = find_key(NULL, name, len);
+	return id == K_APPROVERS || id == K_TRAILERS || id == K_WORKER_NODE_SELECTOR;
+}
 
-	return id == K_APPROVERS || id == K_TRAILERS;
+/* Does the indented line t (n bytes) continue the open list? Lines with no
+ * '=' do; a worker_node_selector entry has one (LABEL=VALUE), so there a
+ * line continues unless what comes before its '=' is a key of ferry.ini. */
+static bool continues_list(const struct parse *p, const char *t, size_t n)
+{
+	const char *eq = memchr(t, '=', n);
+	size_t klen;
+
+	if (!eq)
+		return true;
+	if (p->list_id != K_WORKER_NODE_SELECTOR)
+		return false;
+	klen = (size_t)(eq - t);
+	while (klen > 0 && isspace((unsigned char)t[klen - 1]))
+		klen--;
+	return find_key(NULL, t, klen) < 0;
 }
 
 /* A "[section]" line, t (n bytes) trimmed. */
@@ -228,7 +267,7 @@ static int check_section(struct parse *p, const char *t, size_t n)
 	}
 	return fail_at(p, FERRY_E_INVALID, p->line, p->key_col,
 		       "unknown section [%s] (ferry.ini has [repository], [daemon], [secrets], "
-		       "[gate], [limits] and [target])",
+		       "[gate], [limits], [target] and [vsphere])",
 		       name);
 }
 
@@ -266,7 +305,7 @@ static char *next_line(char *str, int num, void *stream)
 
 	if (n == 0 || *t == ';' || *t == '#') {
 		n = 0; /* a comment reaches inih as a blank line */
-	} else if (b > 0 && p->list_open && *t != '[' && !memchr(t, '=', n)) {
+	} else if (b > 0 && p->list_open && *t != '[' && continues_list(p, t, n)) {
 		/* Cut the inline comment here: inih 55 keeps it on continuations. */
 		for (size_t i = 1; i < n; i++) {
 			if (t[i] == ';' && isblank((unsigned char)t[i - 1])) {
@@ -299,7 +338,8 @@ static char *next_line(char *str, int num, void *stream)
 			syntax_error(p, p->line, p->key_col);
 			return NULL;
 		}
-		p->list_open = is_list_key(t, klen);
+		p->list_id = find_key(NULL, t, klen);
+		p->list_open = is_list_id(p->list_id);
 		for (v = t + sep + 1; v < t + n && isspace((unsigned char)*v); v++)
 			;
 		p->val_col = (int)(v - s) + 1;
@@ -656,23 +696,89 @@ static void free_list(char ***items, size_t *n)
 	*n = 0;
 }
 
+/* A worker_node_selector entry, s[0..n) trimmed: LABEL=VALUE, blanks
+ * around '=' dropped; it goes to *out as "LABEL=VALUE". */
+static int node_selector_entry(struct parse *p, const char *value, const char *s, size_t n,
+			       char **out)
+{
+	const struct ferry_config *c = p->c;
+	const char *eq = memchr(s, '=', n);
+	size_t kl, vo;
+	char *key, *val;
+	int rc = 0;
+
+	if (!eq)
+		return fail_value(p, (int)(s - value),
+				  "worker_node_selector: expected LABEL=VALUE, got '%.*s'", (int)n,
+				  s);
+	kl = (size_t)(eq - s);
+	while (kl > 0 && isspace((unsigned char)s[kl - 1]))
+		kl--;
+	for (vo = (size_t)(eq - s) + 1; vo < n && isspace((unsigned char)s[vo]); vo++)
+		;
+	key = ferry_xstrndup(s, kl);
+	val = ferry_xstrndup(s + vo, n - vo);
+	if (!kl || !ferry_kube_label_key_ok(key)) {
+		rc = fail_value(p, (int)(s - value),
+				"worker_node_selector: '%s' is not a label key ([PREFIX/]NAME, "
+				"NAME at most 63 of A-Z a-z 0-9 - _ . starting and ending "
+				"alphanumeric)",
+				key);
+	} else if (!ferry_kube_label_value_ok(val)) {
+		rc = fail_value(p, (int)(s + vo - value),
+				"worker_node_selector: '%s' is not a label value (at most 63 of "
+				"A-Z a-z 0-9 - _ . starting and ending alphanumeric)",
+				val);
+	} else {
+		*out = ferry_xasprintf("%s=%s", key, val);
+		for (size_t i = 0; i < c->target.nworker_node_selector; i++) {
+			const char *have = c->target.worker_node_selector[i];
+
+			if (strlen(have) > kl && have[kl] == '=' && !memcmp(have, key, kl)) {
+				free(*out);
+				*out = NULL;
+				rc = fail_value(p, (int)(s - value),
+						"worker_node_selector: label '%s' is given twice",
+						key);
+				break;
+			}
+		}
+	}
+	free(key);
+	free(val);
+	return rc;
+}
+
 /* One line of a comma-separated list; a key line replaces the list, a
  * continuation line adds to it. A comma may end a line. */
 static int add_list(struct parse *p, enum key_id id, const char *value)
 {
-	bool trailers = id == K_TRAILERS;
-	char ***items = trailers ? &p->c->gate.approval_trailers : &p->c->gate.approvers;
-	size_t *n = trailers ? &p->c->gate.ntrailers : &p->c->gate.napprovers;
-	size_t cap = *n;
+	struct ferry_config *c = p->c;
+	char ***items;
+	size_t *n, cap;
 	const char *s = value;
 
-	if (!p->cont) {
-		free_list(items, n);
-		cap = 0;
+	switch (id) {
+	case K_TRAILERS:
+		items = &c->gate.approval_trailers;
+		n = &c->gate.ntrailers;
+		break;
+	case K_WORKER_NODE_SELECTOR:
+		items = &c->target.worker_node_selector;
+		n = &c->target.nworker_node_selector;
+		break;
+	default:
+		items = &c->gate.approvers;
+		n = &c->gate.napprovers;
+		break;
 	}
+	if (!p->cont)
+		free_list(items, n);
+	cap = *n;
 	while (*s) {
 		const char *comma = strchrnul(s, ',');
 		const char *b = s, *e = comma;
+		char *entry = NULL;
 
 		while (b < e && isspace((unsigned char)*b))
 			b++;
@@ -685,22 +791,74 @@ static int add_list(struct parse *p, enum key_id id, const char *value)
 					  "%s: empty entry (a comma with nothing before it)",
 					  keys[id].name);
 		}
-		if (trailers ? !trailer_ok(b, (size_t)(e - b)) : !approver_ok(b, (size_t)(e - b))) {
-			if (trailers)
+		switch (id) {
+		case K_TRAILERS:
+			if (!trailer_ok(b, (size_t)(e - b)))
 				return fail_value(p, (int)(b - value),
 						  "approval_trailers: '%.*s' is not a trailer name "
 						  "(letters, digits and '-' only, without ':')",
 						  (int)(e - b), b);
-			return fail_value(p, (int)(b - value),
-					  "approvers: expected 'Name <email>' or an email "
-					  "address, got '%.*s'",
-					  (int)(e - b), b);
+			break;
+		case K_WORKER_NODE_SELECTOR:
+			if (node_selector_entry(p, value, b, (size_t)(e - b), &entry) < 0)
+				return -1;
+			break;
+		default:
+			if (!approver_ok(b, (size_t)(e - b)))
+				return fail_value(p, (int)(b - value),
+						  "approvers: expected 'Name <email>' or an email "
+						  "address, got '%.*s'",
+						  (int)(e - b), b);
+			break;
 		}
-		*FERRY_PUSH(*items, *n, cap) = ferry_xstrndup(b, (size_t)(e - b));
+		*FERRY_PUSH(*items, *n, cap) = entry ? entry : ferry_xstrndup(b, (size_t)(e - b));
 		if (!*comma)
 			break;
 		s = comma + 1;
 	}
+	return 0;
+}
+
+/* worker_cpu, worker_memory: a Kubernetes quantity, more than zero. */
+static int set_quantity(struct parse *p, enum key_id id, char **dst, const char *value,
+			const char *examples)
+{
+	uint64_t q;
+
+	if (need_value(p, id, value) < 0)
+		return -1;
+	if (ferry_kube_parse_quantity(value, &q) < 0 || q == 0)
+		return fail_value(p, 0, "%s: expected a Kubernetes quantity such as %s, got '%s'",
+				  keys[id].name, examples, value);
+	set_str(dst, value);
+	return 0;
+}
+
+static int set_service_account(struct parse *p, const char *value)
+{
+	const char *why;
+
+	if (need_value(p, K_WORKER_SA, value) < 0)
+		return -1;
+	if (!ferry_dns1123_subdomain(value, &why))
+		return fail_value(p, 0, "worker_service_account: '%s' is not a valid name: name %s",
+				  value, why);
+	set_str(&p->c->target.worker_service_account, value);
+	return 0;
+}
+
+/* An image reference has no blanks (and is not empty). */
+static int set_image(struct parse *p, const char *value)
+{
+	if (need_value(p, K_WORKER_IMAGE, value) < 0)
+		return -1;
+	for (const char *q = value; *q; q++)
+		if (isspace((unsigned char)*q) || iscntrl((unsigned char)*q))
+			return fail_value(p, (int)(q - value),
+					  "worker_image: an image reference has no blanks, got "
+					  "'%s'",
+					  value);
+	set_str(&p->c->target.worker_image, value);
 	return 0;
 }
 
@@ -807,6 +965,20 @@ static int set_key(struct parse *p, enum key_id id, const char *value)
 		c->target.type = (enum ferry_target_type)choice;
 		return 0;
 	case K_TARGET_DIR: return set_path(p, id, &c->target.dir, value);
+	case K_KUBECONFIG: return set_path(p, id, &c->target.kubeconfig, value);
+	case K_CONTEXT: return set_string(p, id, &c->target.context, value);
+	case K_VOLUMES:
+		if (set_choice(p, id, volume_kinds, 2, "datavolume or pvc", &choice, value) < 0)
+			return -1;
+		set_str(&c->target.volumes, volume_kinds[choice]);
+		return 0;
+	case K_WORKER_IMAGE: return set_image(p, value);
+	case K_WORKER_SA: return set_service_account(p, value);
+	case K_WORKER_NODE_SELECTOR: return add_list(p, id, value);
+	case K_WORKER_CPU: return set_quantity(p, id, &c->target.worker_cpu, value, "500m or 2");
+	case K_WORKER_MEMORY:
+		return set_quantity(p, id, &c->target.worker_memory, value, "512Mi or 2Gi");
+	case K_VDDK_LIB_DIR: return set_path(p, id, &c->vsphere.vddk_lib_dir, value);
 	case K_COUNT: break;
 	}
 	return fail_at(p, FERRY_E_INTERNAL, p->line, 0, "no setter for key %d", (int)id);
@@ -1006,6 +1178,15 @@ void ferry_config_release(struct ferry_config *c)
 		free(c->limits.providers[i].provider);
 	free(c->limits.providers);
 	free(c->target.dir);
+	free(c->target.kubeconfig);
+	free(c->target.context);
+	free(c->target.volumes);
+	free(c->target.worker_image);
+	free(c->target.worker_service_account);
+	free_list(&c->target.worker_node_selector, &c->target.nworker_node_selector);
+	free(c->target.worker_cpu);
+	free(c->target.worker_memory);
+	free(c->vsphere.vddk_lib_dir);
 	free(c->gate.allowed_signers);
 	free(c->gate.openpgp_keys);
 	free_list(&c->gate.approvers, &c->gate.napprovers);

@@ -352,10 +352,7 @@ static void add_owner_labels(json_t *m, const struct ferry_target_vm *vm, int di
 {
 	json_object_set_new(m, FERRY_KUBE_LABEL_MANAGED_BY, json_string("ferry"));
 	if (vm->plan_ns && vm->plan_name) {
-		char *plan = ferry_xasprintf("%s.%s", vm->plan_ns, vm->plan_name);
-
-		set_label(m, FERRY_KUBE_LABEL_PLAN, plan);
-		free(plan);
+		set_label(m, FERRY_KUBE_LABEL_PLAN, vm->plan_name);
 		set_label(m, FERRY_KUBE_LABEL_PLAN_NS, vm->plan_ns);
 	}
 	if (vm->source_vm_id)
@@ -365,6 +362,8 @@ static void add_owner_labels(json_t *m, const struct ferry_target_vm *vm, int di
 
 		snprintf(idx, sizeof idx, "%d", disk);
 		json_object_set_new(m, FERRY_KUBE_LABEL_DISK, json_string(idx));
+		if (vm->name)
+			set_label(m, FERRY_KUBE_LABEL_TARGET_VM, vm->name);
 	}
 }
 
@@ -969,6 +968,10 @@ static int check_job(const struct ferry_target_vm *vm, size_t i,
 		if (!o->copy_args[k])
 			return ferry_err_set(err, FERRY_E_INVALID,
 					     "transfer Job: copy argument %zu is not set", k);
+	if (o->op_id && !ferry_kube_label_value_ok(o->op_id))
+		return ferry_err_set(err, FERRY_E_INVALID,
+				     "transfer Job: operation id \"%s\" is not a label value",
+				     o->op_id);
 	return check_labels("node selector", o->node_selector, o->nnode_selector, err);
 }
 
@@ -1021,6 +1024,14 @@ int ferry_kube_job_build(const struct ferry_target_vm *vm, size_t i,
 	block = !strcmp(mode, BLK);
 	name = o->name ? ferry_xstrdup(o->name) : job_name(claim);
 	labels = ferry_kube_owner_labels(vm, (int)i);
+	if (o->op_id) {
+		json_t *s = NULL;
+
+		json_object_set_new(labels, FERRY_KUBE_LABEL_OP, json_string(o->op_id));
+		s = sorted(labels);
+		json_decref(labels);
+		labels = s;
+	}
 	root = json_object();
 	meta = metadata(root, "batch/v1", "Job");
 	set_str(meta, "name", name);

@@ -16,10 +16,12 @@
  * and source VM (and a volume or Job to its disk) so that a label selector
  * finds everything ferry made for one VM:
  *   app.kubernetes.io/managed-by=ferry
- *   ferry.dev/plan=<plan namespace>.<plan name>
+ *   ferry.dev/plan=<plan name>
  *   ferry.dev/plan-namespace=<plan namespace>
  *   ferry.dev/vm-id=<source VM id>
  *   ferry.dev/disk=<disk index>            (volumes and Jobs)
+ *   ferry.dev/target-vm=<target VM name>   (volumes and Jobs)
+ *   ferry.dev/op=<operation id>            (Jobs, when given)
  * Values that are not valid label values (at most 63 characters of
  * [A-Za-z0-9._-], alphanumeric at both ends) are made valid and suffixed
  * with a hash of the original (ferry_kube_label_value). The VM also carries
@@ -42,6 +44,8 @@
 #define FERRY_KUBE_LABEL_PLAN_NS    "ferry.dev/plan-namespace"
 #define FERRY_KUBE_LABEL_VM_ID	    "ferry.dev/vm-id"
 #define FERRY_KUBE_LABEL_DISK	    "ferry.dev/disk"
+#define FERRY_KUBE_LABEL_TARGET_VM  "ferry.dev/target-vm"
+#define FERRY_KUBE_LABEL_OP	    "ferry.dev/op"
 #define FERRY_KUBE_ANN_SOURCE_NAME  "ferry.dev/source-vm-name"
 
 /* CDI's default filesystem overhead (CDIConfig spec.filesystemOverhead
@@ -87,7 +91,9 @@ char *ferry_kube_generate_name(const char *name);
 int ferry_kube_check_vm(const struct ferry_target_vm *vm, struct ferry_err *err);
 
 /* The owner labels of vm (managed-by, plan, plan-namespace, vm-id), as a
- * JSON object with sorted keys; disk >= 0 adds ferry.dev/disk. */
+ * JSON object with sorted keys; disk >= 0 adds ferry.dev/disk and
+ * ferry.dev/target-vm (so that the volumes and Jobs of a VM are found by
+ * its name even when the VM object was never created). */
 json_t *ferry_kube_owner_labels(const struct ferry_target_vm *vm, int disk);
 
 /* ---- the VirtualMachine --------------------------------------------------- */
@@ -201,6 +207,7 @@ struct ferry_kube_job_opts {
 	const char *const *copy_args;
 	size_t ncopy_args;
 	int backoff_limit; /* retries of a failed pod; 0 = none */
+	const char *op_id; /* label ferry.dev/op on the Job and its pod, or NULL */
 };
 
 /* The batch/v1 Job that copies disk i of vm: one container running
@@ -208,7 +215,7 @@ struct ferry_kube_job_opts {
  * (volumeDevices, FERRY_KUBE_JOB_DEVICE) for Block or the file
  * FERRY_KUBE_JOB_IMAGE on the mounted volume (volumeMounts) for Filesystem;
  * restartPolicy Never, terminationMessagePolicy FallbackToLogsOnError, owner
- * labels on the Job and its pod. */
+ * labels (and ferry.dev/op) on the Job and its pod. */
 int ferry_kube_job_build(const struct ferry_target_vm *vm, size_t i,
 			 const struct ferry_kube_job_opts *opts, json_t **out,
 			 struct ferry_err *err);

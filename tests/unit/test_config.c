@@ -137,6 +137,18 @@ static void check_defaults(const struct ferry_config *c)
 	assert_int_equal(c->gate.ntrailers, 2);
 	assert_string_equal(c->gate.approval_trailers[0], "Approved-by");
 	assert_string_equal(c->gate.approval_trailers[1], "Reviewed-by");
+	assert_int_equal(c->target.type, FERRY_TARGET_LOCAL);
+	assert_null(c->target.dir);
+	assert_null(c->target.kubeconfig);
+	assert_null(c->target.context);
+	assert_null(c->target.volumes);
+	assert_null(c->target.worker_image);
+	assert_null(c->target.worker_service_account);
+	assert_null(c->target.worker_node_selector);
+	assert_int_equal(c->target.nworker_node_selector, 0);
+	assert_null(c->target.worker_cpu);
+	assert_null(c->target.worker_memory);
+	assert_null(c->vsphere.vddk_lib_dir);
 }
 
 static void test_defaults(void **state)
@@ -168,45 +180,58 @@ static void test_defaults(void **state)
 
 /* ---- every key ---------------------------------------------------------- */
 
-static const char every_key[] = "[repository]\n"
-				"url = https://git.example.com/infra/migrations.git\n"
-				"branch = release/2024\n"
-				"root = /clusters//prod/./vms/\n"
-				"status_branch = ferry/status-prod\n"
-				"status_mode = path\n"
-				"status_interval = 1m30s\n"
-				"credentials = ferry-system/git-deploy\n"
-				"committer = Ferry Bot <ferry-bot@example.com>\n"
-				"proxy = http://proxy.example.com:3128\n"
-				"ca_file = /etc/ssl/certs/corp.pem\n"
-				"known_hosts = /etc/ferry/known_hosts\n"
-				"\n"
-				"[daemon]\n"
-				"data_dir = /srv/ferry\n"
-				"poll_interval = 2m\n"
-				"listen = [::1]:9090\n"
-				"webhook_secret = ferry-system/webhook\n"
-				"\n"
-				"[limits]\n"
-				"max_vm_inflight = 8\n"
-				"migrations/vcenter-east = 30\n"
-				"migrations/ova-share = 2\n"
-				"\n"
-				"[target]\n"
-				"type = local\n"
-				"dir = /srv/ferry/out\n"
-				"\n"
-				"[secrets]\n"
-				"dir = /srv/ferry/secrets\n"
-				"\n"
-				"[gate]\n"
-				"signature = any\n"
-				"allowed_signers = /etc/ferry/allowed_signers\n"
-				"openpgp_keys = /etc/ferry/keys.asc\n"
-				"approvals = 2\n"
-				"approvers = Alice Example <alice@example.com>, bob@example.com,"
-				" Carol <carol@example.org>\n"
-				"approval_trailers = Approved-by, Signed-off-by, Acked-by\n";
+static const char every_key[] =
+	"[repository]\n"
+	"url = https://git.example.com/infra/migrations.git\n"
+	"branch = release/2024\n"
+	"root = /clusters//prod/./vms/\n"
+	"status_branch = ferry/status-prod\n"
+	"status_mode = path\n"
+	"status_interval = 1m30s\n"
+	"credentials = ferry-system/git-deploy\n"
+	"committer = Ferry Bot <ferry-bot@example.com>\n"
+	"proxy = http://proxy.example.com:3128\n"
+	"ca_file = /etc/ssl/certs/corp.pem\n"
+	"known_hosts = /etc/ferry/known_hosts\n"
+	"\n"
+	"[daemon]\n"
+	"data_dir = /srv/ferry\n"
+	"poll_interval = 2m\n"
+	"listen = [::1]:9090\n"
+	"webhook_secret = ferry-system/webhook\n"
+	"\n"
+	"[limits]\n"
+	"max_vm_inflight = 8\n"
+	"migrations/vcenter-east = 30\n"
+	"migrations/ova-share = 2\n"
+	"\n"
+	"[target]\n"
+	"type = kubevirt\n"
+	"dir = /srv/ferry/out\n"
+	"kubeconfig = /etc/ferry/kubeconfig\n"
+	"context = prod-admin\n"
+	"volumes = pvc\n"
+	"worker_image = quay.io/ferry/ferry:1.0\n"
+	"worker_service_account = ferry-worker\n"
+	"worker_node_selector = kubernetes.io/arch=amd64, node-role.example.com/"
+	"migration = \n"
+	"worker_cpu = 500m\n"
+	"worker_memory = 1Gi\n"
+	"\n"
+	"[vsphere]\n"
+	"vddk_lib_dir = /opt/vmware-vix-disklib-distrib\n"
+	"\n"
+	"[secrets]\n"
+	"dir = /srv/ferry/secrets\n"
+	"\n"
+	"[gate]\n"
+	"signature = any\n"
+	"allowed_signers = /etc/ferry/allowed_signers\n"
+	"openpgp_keys = /etc/ferry/keys.asc\n"
+	"approvals = 2\n"
+	"approvers = Alice Example <alice@example.com>, bob@example.com,"
+	" Carol <carol@example.org>\n"
+	"approval_trailers = Approved-by, Signed-off-by, Acked-by\n";
 
 static void test_every_key(void **state)
 {
@@ -236,8 +261,20 @@ static void test_every_key(void **state)
 	assert_int_equal(c.limits.providers[0].disks, 30);
 	assert_string_equal(c.limits.providers[1].provider, "migrations/ova-share");
 	assert_int_equal(c.limits.providers[1].disks, 2);
-	assert_int_equal(c.target.type, FERRY_TARGET_LOCAL);
+	assert_int_equal(c.target.type, FERRY_TARGET_KUBEVIRT);
 	assert_string_equal(c.target.dir, "/srv/ferry/out");
+	assert_string_equal(c.target.kubeconfig, "/etc/ferry/kubeconfig");
+	assert_string_equal(c.target.context, "prod-admin");
+	assert_string_equal(c.target.volumes, "pvc");
+	assert_string_equal(c.target.worker_image, "quay.io/ferry/ferry:1.0");
+	assert_string_equal(c.target.worker_service_account, "ferry-worker");
+	assert_int_equal(c.target.nworker_node_selector, 2);
+	assert_string_equal(c.target.worker_node_selector[0], "kubernetes.io/arch=amd64");
+	/* blanks around '=' dropped; an empty value is a value */
+	assert_string_equal(c.target.worker_node_selector[1], "node-role.example.com/migration=");
+	assert_string_equal(c.target.worker_cpu, "500m");
+	assert_string_equal(c.target.worker_memory, "1Gi");
+	assert_string_equal(c.vsphere.vddk_lib_dir, "/opt/vmware-vix-disklib-distrib");
 	assert_string_equal(c.secrets.dir, "/srv/ferry/secrets");
 	assert_int_equal(c.gate.signature, FERRY_SIG_ANY);
 	assert_string_equal(c.gate.allowed_signers, "/etc/ferry/allowed_signers");
@@ -342,6 +379,24 @@ static void test_lists(void **state)
 	assert_int_equal(c.gate.napprovers, 0);
 	ferry_config_release(&c);
 
+	/* worker_node_selector entries hold '=': an indented line continues the
+	 * list unless what comes before its '=' is a key of ferry.ini. */
+	load_ok(&c, "[target]\n"
+		    "worker_node_selector = kubernetes.io/arch=amd64,\n"
+		    "    topology.kubernetes.io/zone = zone-a ; the fast zone\n"
+		    "  # a comment between\n"
+		    "    example.com/tier=migration, disk=ssd\n"
+		    "  worker_cpu = 2\n"
+		    "  volumes = datavolume\n");
+	assert_int_equal(c.target.nworker_node_selector, 4);
+	assert_string_equal(c.target.worker_node_selector[0], "kubernetes.io/arch=amd64");
+	assert_string_equal(c.target.worker_node_selector[1], "topology.kubernetes.io/zone=zone-a");
+	assert_string_equal(c.target.worker_node_selector[2], "example.com/tier=migration");
+	assert_string_equal(c.target.worker_node_selector[3], "disk=ssd");
+	assert_string_equal(c.target.worker_cpu, "2");
+	assert_string_equal(c.target.volumes, "datavolume");
+	ferry_config_release(&c);
+
 	/* An indented key right after a section is a key, not a continuation. */
 	load_ok(&c, "[gate]\n  approvers = a@example.com\n  approvals = 1\n");
 	assert_int_equal(c.gate.napprovers, 1);
@@ -393,7 +448,13 @@ static const struct bad_case {
 	{"[repository]\n[Daemon]\n", 2, "unknown section [Daemon]; did you mean [daemon]?"},
 	{"[repository]\n\n[quotas]\n", 3,
 	 "unknown section [quotas] (ferry.ini has [repository], [daemon], [secrets], [gate], "
-	 "[limits] and [target])"},
+	 "[limits], [target] and [vsphere])"},
+	{"[vSphere]\nvddk_lib_dir = /opt/vddk\n", 1,
+	 "unknown section [vSphere]; did you mean [vsphere]?"},
+	{"[target]\nvddk_lib_dir = /opt/vddk\n", 2,
+	 "unknown key 'vddk_lib_dir' in [target]; it belongs in [vsphere]"},
+	{"[target]\nworker_imag = x\n", 2,
+	 "unknown key 'worker_imag' in [target]; did you mean 'worker_image'?"},
 	{"[repository]\nurl = /r\n[limits]\nmax_vm_inflight = 0\n", 4,
 	 "max_vm_inflight: must be 1 or more, got '0'"},
 	{"[repository]\nurl = /r\n[limits]\nns/prov = 4\nns/prov = 5\n", 5,
@@ -526,6 +587,45 @@ static const struct bad_case {
 	{"[gate]\napprovers = a@example.com, b@example.com\napprovals = 3\n", 3,
 	 "approvals = 3, but only 2 approvers are listed, so the gate could never open"},
 	{"[gate]\napproval_trailers =\n", 2, "approval_trailers: needs at least one trailer name"},
+
+	/* [target] for kubevirt, [vsphere] */
+	{"[target]\nvolumes = dv\n", 2, "volumes: expected datavolume or pvc, got 'dv'"},
+	{"[target]\nvolumes = PVC\n", 2, "volumes: expected datavolume or pvc, got 'PVC'"},
+	{"[target]\nkubeconfig =\n", 2, "kubeconfig: empty value"},
+	{"[target]\ncontext =\n", 2, "context: empty value"},
+	{"[vsphere]\nvddk_lib_dir =\n", 2, "vddk_lib_dir: empty value"},
+	{"[target]\nworker_image =\n", 2, "worker_image: empty value"},
+	{"[target]\nworker_image = quay.io/ferry ferry:1\n", 2,
+	 "worker_image: an image reference has no blanks, got 'quay.io/ferry ferry:1'"},
+	{"[target]\nworker_service_account = Ferry_Worker\n", 2,
+	 "worker_service_account: 'Ferry_Worker' is not a valid name: name must consist of lower "
+	 "case alphanumeric characters, '-' or '.', and each dot-separated part must start and "
+	 "end with an alphanumeric character (uppercase letters are not allowed)"},
+	{"[target]\nworker_cpu = lots\n", 2,
+	 "worker_cpu: expected a Kubernetes quantity such as 500m or 2, got 'lots'"},
+	{"[target]\nworker_cpu = 0\n", 2,
+	 "worker_cpu: expected a Kubernetes quantity such as 500m or 2, got '0'"},
+	{"[target]\nworker_cpu = -1\n", 2,
+	 "worker_cpu: expected a Kubernetes quantity such as 500m or 2, got '-1'"},
+	{"[target]\nworker_memory = 2GB\n", 2,
+	 "worker_memory: expected a Kubernetes quantity such as 512Mi or 2Gi, got '2GB'"},
+	{"[target]\nworker_node_selector = amd64\n", 2,
+	 "worker_node_selector: expected LABEL=VALUE, got 'amd64'"},
+	{"[target]\nworker_node_selector = a=b,,c=d\n", 2,
+	 "worker_node_selector: empty entry (a comma with nothing before it)"},
+	{"[target]\nworker_node_selector = a=b,\n  -bad=x\n", 3,
+	 "worker_node_selector: '-bad' is not a label key ([PREFIX/]NAME, NAME at most 63 of A-Z "
+	 "a-z 0-9 - _ . starting and ending alphanumeric)"},
+	{"[target]\nworker_node_selector = =x\n", 2,
+	 "worker_node_selector: '' is not a label key ([PREFIX/]NAME, NAME at most 63 of A-Z a-z "
+	 "0-9 - _ . starting and ending alphanumeric)"},
+	{"[target]\nworker_node_selector = zone=a b\n", 2,
+	 "worker_node_selector: 'a b' is not a label value (at most 63 of A-Z a-z 0-9 - _ . "
+	 "starting and ending alphanumeric)"},
+	{"[target]\nworker_node_selector = zone=a,\n  zone = b\n", 3,
+	 "worker_node_selector: label 'zone' is given twice"},
+	{"[target]\nworker_node_selector = zone=a\n  worker_node_selector = zone=b\n", 3,
+	 "duplicate key 'worker_node_selector' in [target] (first set on line 2)"},
 };
 
 static void test_errors(void **state)
@@ -557,6 +657,22 @@ static void test_error_columns(void **state)
 						  "[gate]\napprovers = a@example.com, bob\n", &err),
 			 -1);
 	assert_int_equal(err.col, 28); /* 'bob' */
+
+	/* a node selector entry: at the entry, or at its value */
+	ferry_config_defaults(&c);
+	assert_int_equal(
+		ferry_config_load_string(&c, "t.ini",
+					 "[target]\nworker_node_selector = a=b, zone=x y\n", &err),
+		-1);
+	assert_int_equal(err.col, 34); /* 'x y' */
+	ferry_config_defaults(&c);
+	assert_int_equal(ferry_config_load_string(&c, "t.ini",
+						  "[target]\nworker_node_selector = a=b,\n"
+						  "    nolabel\n",
+						  &err),
+			 -1);
+	assert_int_equal(err.line, 3);
+	assert_int_equal(err.col, 5);
 
 	ferry_config_defaults(&c);
 	assert_int_equal(ferry_config_load_string(&c, "t.ini", "[daemon]\nlisten=h:0\n", &err), -1);
@@ -776,6 +892,49 @@ static void test_load_file(void **state)
 	assert_released(&c);
 }
 
+/* kubeconfig and vddk_lib_dir are paths: relative ones are taken from the
+ * file's directory; a second file's node selector replaces the first's. */
+static void test_kubevirt_keys(void **state)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct ferry_config c;
+	char *dir = make_tmpdir();
+	char *file = xasprintf("%s/ferry.ini", dir);
+	char *want;
+
+	(void)state;
+	write_file(file,
+		   "[target]\ntype = kubevirt\nkubeconfig = kube/config\n"
+		   "worker_node_selector = a=1, b=2\n[vsphere]\nvddk_lib_dir = vddk\n",
+		   0644);
+	ferry_config_defaults(&c);
+	if (ferry_config_load(&c, file, &err) < 0)
+		fail_msg("%s:%d: %s", err.file, err.line, err.msg);
+	want = xasprintf("%s/kube/config", dir);
+	assert_string_equal(c.target.kubeconfig, want);
+	free(want);
+	want = xasprintf("%s/vddk", dir);
+	assert_string_equal(c.vsphere.vddk_lib_dir, want);
+	free(want);
+	assert_int_equal(c.target.nworker_node_selector, 2);
+	assert_int_equal(ferry_config_load_string(&c, "second.ini",
+						  "[target]\nworker_node_selector = c=3\n", &err),
+			 0);
+	assert_int_equal(c.target.nworker_node_selector, 1);
+	assert_string_equal(c.target.worker_node_selector[0], "c=3");
+	assert_int_equal(c.target.type, FERRY_TARGET_KUBEVIRT); /* kept from the first */
+	ferry_config_release(&c);
+
+	/* absolute paths are kept; load_string leaves relative ones alone */
+	load_ok(&c, "[target]\nkubeconfig = /root/.kube/config\n[vsphere]\nvddk_lib_dir = vddk\n");
+	assert_string_equal(c.target.kubeconfig, "/root/.kube/config");
+	assert_string_equal(c.vsphere.vddk_lib_dir, "vddk");
+	ferry_config_release(&c);
+	unlink(file);
+	free(file);
+	rm_tree(dir);
+}
+
 /* A url is resolved when it is a relative local path, as git tells them. */
 static void test_url_resolution(void **state)
 {
@@ -866,6 +1025,15 @@ static void test_man_page(void **state)
 		{"limits", "max_vm_inflight"},
 		{"target", "type"},
 		{"target", "dir"},
+		{"target", "kubeconfig"},
+		{"target", "context"},
+		{"target", "volumes"},
+		{"target", "worker_image"},
+		{"target", "worker_service_account"},
+		{"target", "worker_node_selector"},
+		{"target", "worker_cpu"},
+		{"target", "worker_memory"},
+		{"vsphere", "vddk_lib_dir"},
 		{"secrets", "dir"},
 		{"gate", "signature"},
 		{"gate", "allowed_signers"},
@@ -921,6 +1089,20 @@ static void test_man_page(void **state)
 	assert_non_null(c.repo.url);
 	assert_int_equal(c.gate.signature, FERRY_SIG_SSH);
 	assert_true(c.gate.approvals > 0);
+	ferry_config_release(&c);
+	free(text);
+
+	/* the kubevirt example loads too */
+	example = strstr(example, "\n```ini\n[target]\ntype = kubevirt\n");
+	assert_non_null(example);
+	example += strlen("\n```ini\n");
+	end = strstr(example, "\n```\n");
+	assert_non_null(end);
+	text = xasprintf("%.*s\n", (int)(end - example), example);
+	load_ok(&c, text);
+	assert_int_equal(c.target.type, FERRY_TARGET_KUBEVIRT);
+	assert_int_equal(c.target.nworker_node_selector, 2);
+	assert_non_null(c.vsphere.vddk_lib_dir);
 	ferry_config_release(&c);
 	free(text);
 	free(doc);
@@ -1241,10 +1423,10 @@ int main(void)
 		cmocka_unit_test(test_overlay),	       cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_error_columns),  cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_durations),      cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_url_resolution), cmocka_unit_test(test_man_page),
-		cmocka_unit_test(test_secret_good),    cmocka_unit_test(test_secret_pem),
-		cmocka_unit_test(test_secret_files),   cmocka_unit_test(test_secret_refs),
-		cmocka_unit_test(test_secret_syntax),
+		cmocka_unit_test(test_url_resolution), cmocka_unit_test(test_kubevirt_keys),
+		cmocka_unit_test(test_man_page),       cmocka_unit_test(test_secret_good),
+		cmocka_unit_test(test_secret_pem),     cmocka_unit_test(test_secret_files),
+		cmocka_unit_test(test_secret_refs),    cmocka_unit_test(test_secret_syntax),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -197,10 +197,17 @@ static void test_vm_uefi_secure_boot(void **state)
 	(void)state;
 
 	check_golden(j, "vm-uefi-secureboot.json");
-	/* a plan name too long for a label value is cut and hashed */
+	/* the plan label is the plan's name; its namespace has a label of its own */
 	assert_string_equal(at(j, "metadata/labels/ferry.dev~1plan"),
-			    "migrations.windows-servers-2019-datacenter-edition-wav-"
-			    "4be72bc3");
+			    "windows-servers-2019-datacenter-edition-wave-number-one");
+	assert_string_equal(at(j, "metadata/labels/ferry.dev~1plan-namespace"), "migrations");
+	json_decref(j);
+	/* a plan name too long for a label value is cut and hashed */
+	vm.plan_name = "windows-servers-2019-datacenter-edition-wave-number-one-and-two-x";
+	j = build_vm(&vm, &o);
+	assert_string_equal(at(j, "metadata/labels/ferry.dev~1plan"),
+			    "windows-servers-2019-datacenter-edition-wave-number-on-"
+			    "2e1e7868");
 	json_decref(j);
 }
 
@@ -669,8 +676,15 @@ static void test_owner_labels(void **state)
 	const char *prev = "";
 	(void)state;
 
-	assert_int_equal(json_object_size(l), 5);
+	assert_int_equal(json_object_size(l), 6);
 	assert_string_equal(json_string_value(json_object_get(l, FERRY_KUBE_LABEL_DISK)), "3");
+	assert_string_equal(json_string_value(json_object_get(l, FERRY_KUBE_LABEL_PLAN)),
+			    "windows-servers-2019-datacenter-edition-wave-number-one");
+	assert_string_equal(json_string_value(json_object_get(l, FERRY_KUBE_LABEL_PLAN_NS)),
+			    "migrations");
+	/* volumes and Jobs name their VM, so vm_delete finds them without it */
+	assert_string_equal(json_string_value(json_object_get(l, FERRY_KUBE_LABEL_TARGET_VM)),
+			    "win-2019");
 	assert_string_equal(json_string_value(json_object_get(l, FERRY_KUBE_LABEL_MANAGED_BY)),
 			    "ferry");
 	json_object_foreach(l, key, v)
@@ -679,6 +693,11 @@ static void test_owner_labels(void **state)
 		assert_true(ferry_kube_label_value_ok(json_string_value(v)));
 		prev = key;
 	}
+	json_decref(l);
+	/* the VM itself: no disk, no target-vm label */
+	l = ferry_kube_owner_labels(&vm, -1);
+	assert_int_equal(json_object_size(l), 4);
+	assert_null(json_object_get(l, FERRY_KUBE_LABEL_TARGET_VM));
 	json_decref(l);
 }
 
