@@ -1,0 +1,124 @@
+#!/bin/sh
+# integration.kube.migrate: the quickstart end to end into a cluster. The
+# quickstart's OVA (two VMs, three disks of random data and holes) is
+# migrated by `ferry reconcile --once` with [target] type = kubevirt into
+# the fake API server: a DataVolume per disk, a transfer Job per disk that
+# runs `ferry copy` from the OVA driver's NBD endpoint into the claim (the
+# fake runs it as a local process), then the VirtualMachines. Checks: both
+# VMs Completed in the status branch; every claim holds exactly its source
+# disk's bytes; the VirtualMachines exist with ferry's labels and the
+# claims as volumes; the Jobs are gone once their copies are recorded;
+# a second reconcile changes nothing.
+# usage: migrate.sh FERRY MAKE_OVA
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+fakekube_require
+ferry=${1:?usage: migrate.sh FERRY MAKE_OVA}
+make_ova=${2:?usage: migrate.sh FERRY MAKE_OVA}
+for tool in qemu-img qemu-nbd git sha256sum; do
+	command -v $tool >/dev/null || { echo "SKIP: $tool missing"; exit 77; }
+done
+
+t=$(mktemp -d "${TMPDIR:-/tmp}/ferry-kube-migrate.XXXXXX")
+trap 'fakekube_stop; rm -rf "$t"' EXIT
+trap 'exit 130' INT TERM
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$t/out.txt" "$t/fk/fakekube.err"; do
+		[ -f "$f" ] && { echo "--- $f" >&2; tail -40 "$f" >&2; }
+	done
+	exit 1
+}
+j() { fk_json "$1" "$FAKEKUBE_DIR/last.body"; }
+
+# Jobs run `ferry copy` from PATH, which the fake's processes inherit.
+PATH=$(cd "$(dirname "$ferry")" && pwd):$PATH
+export PATH
+fakekube_start "$t/fk" --job-backoff 0.2
+fk_api POST /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"quickstart-vms"}}' >/dev/null ||
+	fail "creating the namespace"
+fk_api POST /apis/storage.k8s.io/v1/storageclasses '{"apiVersion":"storage.k8s.io/v1","kind":"StorageClass","metadata":{"name":"local"},"provisioner":"fake.ferry.dev/local"}' >/dev/null ||
+	fail "creating the storage class"
+
+# the quickstart's desired state, its OVA share, a bare repository
+sh "$make_ova" "$t/ova" >/dev/null
+mkdir -p "$t/src"
+for f in providers maps plan; do
+	sed "s|file:///var/tmp/ferry-quickstart/ova|file://$t/ova|" \
+		"$(dirname "$make_ova")/$f.yaml" >"$t/src/$f.yaml"
+done
+git init -q -b main "$t/src"
+git -C "$t/src" add -A
+git -C "$t/src" -c user.name=T -c user.email=t@example.com commit -qm "quickstart plan"
+git init -q --bare -b main "$t/repo.git"
+git -C "$t/src" push -q "$t/repo.git" main
+cat >"$t/ferry.ini" <<EOF
+[repository]
+url = repo.git
+[daemon]
+data_dir = data
+[target]
+type = kubevirt
+kubeconfig = $FAKEKUBE_KUBECONFIG
+worker_image = quay.io/ferry/ferry:test
+EOF
+
+"$ferry" reconcile --once -c "$t/ferry.ini" >"$t/out.txt" 2>&1 || fail "reconcile exited $?"
+grep -q "settled: 2 completed, 0 failed" "$t/out.txt" || fail "not both VMs completed"
+git --git-dir="$t/repo.git" show ferry/status:status/quickstart/first-migration.yaml | grep -q "phase: Succeeded" ||
+	fail "the plan's status is not Succeeded"
+echo "ok - both VMs migrated into the cluster"
+
+# every claim holds its source disk's bytes (sums.txt: SHA-256 of the raw
+# content); a claim may be larger (rounded up): the rest must be zeros
+check() { # SOURCE_MEMBER CLAIM
+	want=$(awk -v m="$1" '$2 == m {print $1}' "$t/ova/sums.txt")
+	img=$FAKEKUBE_RUN_ROOT/quickstart-vms/_pvc/$2/disk.img
+	[ -f "$img" ] || fail "$2: no claim file $img"
+	size=$(python3 -c 'import json, sys
+for vm in json.load(open(sys.argv[1]))["vms"]:
+    for d in vm["disks"]:
+        if d["file"].endswith(sys.argv[2]):
+            print(d["capacity"])' "$t/inventory.json" "$1")
+	[ -n "$want" ] && [ -n "$size" ] || fail "no sum or size for $1"
+	got=$(head -c "$size" "$img" | sha256sum | cut -d' ' -f1)
+	[ "$want" = "$got" ] || fail "$2: $got, want $want (from $1)"
+	rest=$(($(stat -c %s "$img") - size))
+	[ "$rest" -ge 0 ] || fail "$2 is smaller than $1"
+	[ "$(tail -c "$rest" "$img" | tr -d '\0' | wc -c)" = 0 ] || fail "$2: bytes after the disk are not zero"
+	echo "ok - claim $2 = $1"
+}
+# the disks' sizes, as the source driver sees them
+"$ferry" inventory -c "$t/ferry.ini" -o json quickstart/ova-local >"$t/inventory.json" ||
+	fail "ferry inventory failed"
+check tiny-linux-disk1.vmdk tiny-linux-disk-0
+check tiny-linux-disk2.vmdk tiny-linux-disk-1
+check tiny-efi-disk1.vmdk tiny-efi-disk-0
+
+# the VirtualMachines: ferry's, with the claims as volumes
+VMS=/apis/kubevirt.io/v1/namespaces/quickstart-vms/virtualmachines
+for vm in tiny-linux tiny-efi; do
+	fk_api GET "$VMS/$vm" >/dev/null || fail "no VirtualMachine $vm"
+	[ "$(j '.metadata.labels["app.kubernetes.io/managed-by"]')" = ferry ] || fail "$vm is not labelled as ferry's"
+	[ "$(j .spec.runStrategy)" = Halted ] || fail "$vm: runStrategy $(j .spec.runStrategy), want Halted (the OVA's VMs are off)"
+	[ "$(j .spec.template.spec.volumes[0].dataVolume.name)" = "$vm-disk-0" ] ||
+		fail "$vm: first volume is not the DataVolume $vm-disk-0: $(cat "$FAKEKUBE_DIR/last.body")"
+done
+fk_api GET "$VMS/tiny-efi" >/dev/null
+j .spec.template.spec.domain.firmware.bootloader.efi >/dev/null || fail "tiny-efi is not UEFI"
+echo "ok - VirtualMachines tiny-linux and tiny-efi"
+
+# the transfer Jobs are gone; the DataVolumes stay
+fk_api GET /apis/batch/v1/namespaces/quickstart-vms/jobs >/dev/null || fail "listing Jobs"
+[ "$(j .items.length)" = 0 ] || fail "Jobs left behind: $(cat "$FAKEKUBE_DIR/last.body")"
+fk_api GET /apis/cdi.kubevirt.io/v1beta1/namespaces/quickstart-vms/datavolumes >/dev/null || fail "listing DataVolumes"
+[ "$(j .items.length)" = 3 ] || fail "want 3 DataVolumes, got $(j .items.length)"
+echo "ok - 3 DataVolumes, no Job left"
+
+# a second pass changes nothing
+before=$(git --git-dir="$t/repo.git" rev-parse ferry/status)
+"$ferry" reconcile --once -c "$t/ferry.ini" >"$t/out.txt" 2>&1 || fail "second reconcile exited $?"
+grep -q "settled: 2 completed" "$t/out.txt" || fail "second reconcile did not settle"
+[ "$(git --git-dir="$t/repo.git" rev-parse ferry/status)" = "$before" ] || fail "second reconcile made a status commit"
+echo "ok - a second reconcile changes nothing"
