@@ -1083,6 +1083,30 @@ out:
 	return rc;
 }
 
+/* Worker w's copy of disk i (operation id) ended, with error msg ("" when
+ * it succeeded): the operation is ended, the worker removed. H_DONE or
+ * H_FAIL. */
+static enum hres copy_ended(struct vctx *x, struct worker *w, size_t i, const char *id,
+			    const char *msg)
+{
+	struct ferry_engine *e = x->e;
+	struct ferry_err err = FERRY_ERR_INIT;
+
+	if (msg[0]) {
+		ferry_journal_op_end(e->j, id, false, msg, NULL);
+		drop_worker(e, w);
+		return fail(x, "copying disk %zu: %s", i, msg);
+	}
+	if (e->o.metrics)
+		ferry_metrics_add_bytes(e->o.metrics, w->total);
+	if (ferry_journal_op_end(e->j, id, true, "copied", &err))
+		return fail(x, "journal: %s", err.msg);
+	drop_worker(e, w);
+	say(e, "%s %s: disk %zu copied", x->k.plan, x->v->name, i);
+	e->moved = true;
+	return H_DONE;
+}
+
 /* How a copy the target runs goes: H_WAIT while it runs, H_DONE when it
  * finished (the operation is ended and the worker removed), H_FAIL. */
 static enum hres poll_remote(struct vctx *x, struct worker *w, size_t i, const char *id)
@@ -1106,20 +1130,7 @@ static enum hres poll_remote(struct vctx *x, struct worker *w, size_t i, const c
 	if (e->tops->copy_stop(e->t, &x->v->tvm, i, id, &err))
 		ferry_warn("%s %s: removing the transfer worker of disk %zu: %s", x->k.plan,
 			   x->v->name, i, err.msg);
-	if (st.phase == FERRY_COPY_FAILED) {
-		ferry_journal_op_end(e->j, id, false, st.message, NULL);
-		drop_worker(e, w);
-		fail(x, "copying disk %zu: %s", i, st.message);
-		return H_FAIL;
-	}
-	if (e->o.metrics)
-		ferry_metrics_add_bytes(e->o.metrics, w->total);
-	if (ferry_journal_op_end(e->j, id, true, "copied", &err))
-		return fail(x, "journal: %s", err.msg);
-	drop_worker(e, w);
-	say(e, "%s %s: disk %zu copied", x->k.plan, x->v->name, i);
-	e->moved = true;
-	return H_DONE;
+	return copy_ended(x, w, i, id, st.phase == FERRY_COPY_FAILED ? st.message : "");
 }
 
 /* The error of a finished copy, from its JSON report, or "" when it
@@ -1191,18 +1202,8 @@ static enum hres h_copy(struct vctx *x)
 			char msg[FERRY_ERR_MSG_MAX];
 
 			copy_outcome(w, msg, sizeof msg);
-			if (msg[0]) {
-				ferry_journal_op_end(e->j, id, false, msg, NULL);
-				drop_worker(e, w);
-				return fail(x, "copying disk %zu: %s", i, msg);
-			}
-			if (e->o.metrics)
-				ferry_metrics_add_bytes(e->o.metrics, w->total);
-			if (ferry_journal_op_end(e->j, id, true, "copied", &err))
-				return fail(x, "journal: %s", err.msg);
-			drop_worker(e, w);
-			say(e, "%s %s: disk %zu copied", x->k.plan, x->v->name, i);
-			e->moved = true;
+			if (copy_ended(x, w, i, id, msg) == H_FAIL)
+				return H_FAIL;
 			continue;
 		}
 		if (w) {
