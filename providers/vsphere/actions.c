@@ -120,29 +120,42 @@ static int run_task(struct ferry_source *s, const char *method, const char *body
 
 /* ---- power ---------------------------------------------------------------------------------- */
 
+/* The VM's properties paths, in *o of the reply r (released on failure). */
 static int vm_props(struct ferry_source *s, const struct ferry_vm *vm, const char *const *paths,
 		    struct vs_reply *r, xmlNode **o, struct ferry_err *err)
 {
-	if (vs_retrieve(s, "VirtualMachine", vm->id, paths, r, o, err))
+	if (vs_retrieve(s, "VirtualMachine", vm->id, paths, r, o, err)) {
+		vs_reply_release(r);
 		return ferry_err_prefix(err, "VM '%s' (%s): ", vm->name, vm->id);
+	}
+	return 0;
+}
+
+/* One property of the VM as text in *text (NULL when it has none; caller
+ * frees). */
+static int vm_prop_text(struct ferry_source *s, const struct ferry_vm *vm, const char *path,
+			char **text, struct ferry_err *err)
+{
+	const char *const paths[] = {path, NULL};
+	struct vs_reply r = VS_REPLY_INIT;
+	xmlNode *o;
+
+	*text = NULL;
+	if (vm_props(s, vm, paths, &r, &o, err))
+		return -1;
+	*text = vs_text(vs_propval(o, path));
+	vs_reply_release(&r);
 	return 0;
 }
 
 int vs_power_state(struct ferry_source *s, const struct ferry_vm *vm, char **state,
 		   struct ferry_err *err)
 {
-	static const char *const paths[] = {"runtime.powerState", NULL};
-	struct vs_reply r = VS_REPLY_INIT;
-	xmlNode *o;
 	char *p;
 
 	*state = NULL;
-	if (vm_props(s, vm, paths, &r, &o, err)) {
-		vs_reply_release(&r);
+	if (vm_prop_text(s, vm, "runtime.powerState", &p, err))
 		return -1;
-	}
-	p = vs_text(vs_propval(o, "runtime.powerState"));
-	vs_reply_release(&r);
 	if (!p)
 		return ferry_err_set(err, FERRY_E_IO, "vsphere: VM '%s' (%s) has no power state",
 				     vm->name, vm->id);
@@ -307,10 +320,8 @@ int vs_snapshot_find(struct ferry_source *s, const struct ferry_vm *vm, const ch
 	xmlNode *o;
 
 	memset(out, 0, sizeof *out);
-	if (vm_props(s, vm, paths, &r, &o, err)) {
-		vs_reply_release(&r);
+	if (vm_props(s, vm, paths, &r, &o, err))
 		return -1;
-	}
 	search(vs_propval(o, "snapshot"), "rootSnapshotList", name, &f, 0);
 	vs_reply_release(&r);
 	if (!f.id)
@@ -468,18 +479,11 @@ int vs_snapshot_remove(struct ferry_source *s, const struct ferry_vm *vm, const 
 
 int vs_cbt_enable(struct ferry_source *s, const struct ferry_vm *vm, struct ferry_err *err)
 {
-	static const char *const paths[] = {"config.changeTrackingEnabled", NULL};
-	struct vs_reply r = VS_REPLY_INIT;
 	char fault[VS_FAULT_MAX];
-	xmlNode *o;
 	char *on;
 
-	if (vm_props(s, vm, paths, &r, &o, err)) {
-		vs_reply_release(&r);
+	if (vm_prop_text(s, vm, "config.changeTrackingEnabled", &on, err))
 		return -1;
-	}
-	on = vs_text(vs_propval(o, "config.changeTrackingEnabled"));
-	vs_reply_release(&r);
 	if (on && !strcmp(on, "true")) {
 		free(on);
 		return 0;
