@@ -686,6 +686,9 @@ struct vctx {
 	const char *mig;
 	struct ferry_jkey k;
 	uint64_t w0; /* journal writes when this VM's turn in the round began */
+	/* the VM continues after a deferral in this pass: an operation it
+	 * finds started was begun by this pass (not before a restart) */
+	bool again;
 	char error[FERRY_ERR_MSG_MAX];
 };
 
@@ -1226,8 +1229,10 @@ static enum hres h_copy(struct vctx *x)
 			defer = true; /* spawned once the operation is on disk */
 			continue;
 		}
-		if (e->tops->copy_start ? start_remote(x, i, id, op.state == FERRY_OP_STARTED, &err)
-					: spawn_copy(x, i, id, &err))
+		if (e->tops->copy_start
+			    ? start_remote(x, i, id, op.state == FERRY_OP_STARTED && !x->again,
+					   &err)
+			    : spawn_copy(x, i, id, &err))
 			return fail(x, "copying disk %zu: %s", i, err.msg);
 	}
 	return defer ? H_DEFER : all ? H_DONE : H_WAIT;
@@ -1900,7 +1905,8 @@ static int rounds(struct ferry_engine *e, struct ferry_err *err)
 		}
 		e->txn = true;
 		for (size_t i = 0; i < n && !rc && !stopping(e); i++) {
-			struct vctx x = {.e = e, .p = d[i].c, .v = &d[i].c->vms[d[i].vm]};
+			struct vctx x = {
+				.e = e, .p = d[i].c, .v = &d[i].c->vms[d[i].vm], .again = true};
 
 			x.k = (struct ferry_jkey){d[i].c->key, d[i].mig, d[i].vm_id};
 			x.w0 = ferry_journal_writes(e->j);
