@@ -71,17 +71,33 @@ struct worker {
 	bool forked;	/* a child of the fork server (e->fs), not of the engine */
 };
 
-/* What the last status commit of a plan said. */
+/* A VM's line in a plan's status: its phase as the commit message shows
+ * it ("CopyDisks 40%"). */
+struct vm_line {
+	char *id, *name, *phase;
+};
+
+static void vm_lines_free(struct vm_line *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].id);
+		free(v[i].name);
+		free(v[i].phase);
+	}
+	free(v);
+}
+
+/* What the last status commit of a plan said, and what the next will. */
 struct plan_mem {
 	char *key; /* "ns/name" */
 	char *yaml;
 	char *phase; /* the plan's phase */
-	char **vm_ids, **vm_phases;
+	struct vm_line *vms;
 	size_t nvms;
 	bool dirty; /* yaml differs from what was committed */
 	bool urgent;
-	char *pending_yaml, *pending_md, *pending_phase, *pending_mig;
-	char **p_ids, **p_names, **p_phases;
+	char *pending_yaml, *pending_md, *pending_phase;
+	struct vm_line *pvms; /* the pending status's VMs */
 	size_t np;
 };
 
@@ -295,24 +311,11 @@ static void plan_mem_release(struct plan_mem *m)
 	free(m->key);
 	free(m->yaml);
 	free(m->phase);
-	for (size_t i = 0; i < m->nvms; i++) {
-		free(m->vm_ids[i]);
-		free(m->vm_phases[i]);
-	}
-	free(m->vm_ids);
-	free(m->vm_phases);
+	vm_lines_free(m->vms, m->nvms);
 	free(m->pending_yaml);
 	free(m->pending_md);
 	free(m->pending_phase);
-	free(m->pending_mig);
-	for (size_t i = 0; i < m->np; i++) {
-		free(m->p_ids[i]);
-		free(m->p_names[i]);
-		free(m->p_phases[i]);
-	}
-	free(m->p_ids);
-	free(m->p_names);
-	free(m->p_phases);
+	vm_lines_free(m->pvms, m->np);
 }
 
 void ferry_engine_close(struct ferry_engine *e)
@@ -1511,8 +1514,8 @@ static struct plan_mem *plan_mem(struct ferry_engine *e, const char *key)
 static const char *mem_phase(const struct plan_mem *m, const char *vm_id)
 {
 	for (size_t i = 0; i < m->nvms; i++)
-		if (!strcmp(m->vm_ids[i], vm_id))
-			return m->vm_phases[i];
+		if (!strcmp(m->vms[i].id, vm_id))
+			return m->vms[i].phase;
 	return NULL;
 }
 
@@ -1680,30 +1683,24 @@ static int plan_status(struct ferry_engine *e, struct pctx *c, const struct ferr
 			free(m->pending_yaml);
 			free(m->pending_md);
 			free(m->pending_phase);
-			free(m->pending_mig);
 			m->pending_yaml = yaml;
 			m->pending_md = md;
 			m->pending_phase = ferry_xstrdup(phase);
-			m->pending_mig = mig ? ferry_xstrdup(mig) : NULL;
 			yaml = NULL;
-			for (size_t i = 0; i < m->np; i++) {
-				free(m->p_ids[i]);
-				free(m->p_names[i]);
-				free(m->p_phases[i]);
-			}
-			m->p_ids = ferry_xrealloc(m->p_ids, (n ? n : 1) * sizeof(char *));
-			m->p_names = ferry_xrealloc(m->p_names, (n ? n : 1) * sizeof(char *));
-			m->p_phases = ferry_xrealloc(m->p_phases, (n ? n : 1) * sizeof(char *));
+			vm_lines_free(m->pvms, m->np);
+			m->pvms = ferry_xcalloc(n ? n : 1, sizeof *m->pvms);
 			m->np = n;
 			for (size_t i = 0; i < n; i++) {
-				m->p_ids[i] = ferry_xstrdup(vms[i].id);
-				m->p_names[i] = ferry_xstrdup(vms[i].name);
+				struct vm_line *l = &m->pvms[i];
+
+				l->id = ferry_xstrdup(vms[i].id);
+				l->name = ferry_xstrdup(vms[i].name);
 				if (!strcmp(vms[i].phase, "CopyDisks") && vms[i].bytes_total)
-					m->p_phases[i] = ferry_xasprintf(
-						"CopyDisks %d%%", (int)(vms[i].bytes_done * 100 /
-									vms[i].bytes_total));
+					l->phase = ferry_xasprintf("CopyDisks %d%%",
+								   (int)(vms[i].bytes_done * 100 /
+									 vms[i].bytes_total));
 				else
-					m->p_phases[i] = ferry_xstrdup(vms[i].phase);
+					l->phase = ferry_xstrdup(vms[i].phase);
 			}
 			m->dirty = true;
 			m->urgent = m->urgent || !m->phase || strcmp(m->phase, phase);
@@ -1729,10 +1726,11 @@ static struct ferry_status_message plan_message(struct ferry_engine *e, const st
 	size_t nch = 0;
 
 	for (size_t i = 0; i < m->np; i++) {
-		const char *before = mem_phase(m, m->p_ids[i]);
-		if (before && !strcmp(before, m->p_phases[i]))
+		const struct vm_line *l = &m->pvms[i];
+		const char *before = mem_phase(m, l->id);
+		if (before && !strcmp(before, l->phase))
 			continue;
-		ch[nch++] = (struct ferry_status_change){m->p_names[i], before, m->p_phases[i]};
+		ch[nch++] = (struct ferry_status_change){l->name, before, l->phase};
 	}
 	*ns = ferry_xstrndup(m->key, (size_t)(slash - m->key));
 	return (struct ferry_status_message){
@@ -1748,27 +1746,17 @@ static struct ferry_status_message plan_message(struct ferry_engine *e, const st
 /* The pending status of m was committed: it is now the last one. */
 static void plan_committed(struct plan_mem *m)
 {
-	for (size_t i = 0; i < m->nvms; i++) {
-		free(m->vm_ids[i]);
-		free(m->vm_phases[i]);
-	}
-	free(m->vm_ids);
-	free(m->vm_phases);
-	m->vm_ids = m->p_ids;
-	m->vm_phases = m->p_phases;
+	vm_lines_free(m->vms, m->nvms);
+	m->vms = m->pvms;
 	m->nvms = m->np;
-	for (size_t i = 0; i < m->np; i++)
-		free(m->p_names[i]);
-	free(m->p_names);
-	m->p_ids = m->p_names = m->p_phases = NULL;
+	m->pvms = NULL;
 	m->np = 0;
 	free(m->yaml);
 	free(m->phase);
 	m->yaml = m->pending_yaml;
 	m->phase = m->pending_phase;
 	free(m->pending_md);
-	free(m->pending_mig);
-	m->pending_yaml = m->pending_md = m->pending_phase = m->pending_mig = NULL;
+	m->pending_yaml = m->pending_md = m->pending_phase = NULL;
 	m->dirty = m->urgent = false;
 }
 
