@@ -113,6 +113,10 @@ static void resolve_disks(struct ferry_run_vm *v, const struct ferry_plan *plan,
 		ferry_xcalloc(src->ndisks ? src->ndisks : 1, sizeof *disks);
 
 	keep(v, (char *)disks);
+	/* the names below are prefixes unless the Plan says otherwise
+	 * (Forklift's default is true) */
+	v->tvm.pvc_generate_name = !plan->spec.pvc_name_template_use_generate_name.set ||
+				   plan->spec.pvc_name_template_use_generate_name.v;
 	for (size_t i = 0; i < src->ndisks; i++) {
 		const struct ferry_vm_disk *d = &src->disks[i];
 		const struct ferry_storage_pair *p =

@@ -515,6 +515,7 @@ struct call {
 	size_t body_len;
 	bool retry_5xx;
 	long timeout_s;
+	const char *accept; /* NULL: application/json */
 };
 
 /* Everything but the body callback; curl_easy_reset keeps the connection
@@ -566,7 +567,13 @@ static void setup(struct ferry_kube *k, const struct call *c, struct curl_slist 
 		curl_easy_setopt(h, CURLOPT_USERNAME, k->kc.username);
 		curl_easy_setopt(h, CURLOPT_PASSWORD, k->kc.password);
 	}
-	*headers = curl_slist_append(NULL, "Accept: application/json");
+	{
+		char *accept =
+			ferry_xasprintf("Accept: %s", c->accept ? c->accept : "application/json");
+
+		*headers = curl_slist_append(NULL, accept);
+		free(accept);
+	}
 	*headers = curl_slist_append(*headers, "Expect:");
 	if (c->content_type) {
 		char *ct = ferry_xasprintf("Content-Type: %s", c->content_type);
@@ -682,17 +689,24 @@ static int perform(struct ferry_kube *k, const struct call *c, struct resp *r, l
 	}
 }
 
-static char *make_url(struct ferry_kube *k, const struct ferry_kube_ref *r, const char *query,
-		      struct ferry_err *err)
+/* The URL of r (and its subresource sub, when not NULL) with query. */
+static char *make_url_sub(struct ferry_kube *k, const struct ferry_kube_ref *r, const char *sub,
+			  const char *query, struct ferry_err *err)
 {
 	char *path = ferry_kube_path(r, err), *url;
 
 	if (!path)
 		return NULL;
-	url = ferry_xasprintf("%s%s%s%s", k->base, path, query && *query ? "?" : "",
-			      query ? query : "");
+	url = ferry_xasprintf("%s%s%s%s%s%s", k->base, path, sub ? "/" : "", sub ? sub : "",
+			      query && *query ? "?" : "", query ? query : "");
 	free(path);
 	return url;
+}
+
+static char *make_url(struct ferry_kube *k, const struct ferry_kube_ref *r, const char *query,
+		      struct ferry_err *err)
+{
+	return make_url_sub(k, r, NULL, query, err);
 }
 
 static void add_param(struct ferry_sb *q, const char *key, const char *value)
@@ -706,6 +720,21 @@ static void add_param(struct ferry_sb *q, const char *key, const char *value)
 	ferry_kube_escape(q, value);
 }
 
+/* Send c and keep a 2xx answer in r; any other answer is an error from
+ * its Status. Shared by JSON requests and the text of pod logs. */
+static int exchange(struct ferry_kube *k, const struct call *c, struct resp *r,
+		    struct ferry_err *err)
+{
+	long http;
+
+	if (perform(k, c, r, &http, err))
+		return -1;
+	if (http < 200 || http > 299)
+		return ferry_kube_status_error(err, c->verb, c->what, http, r->body.buf,
+					       r->body.len);
+	return 0;
+}
+
 /* One request and its JSON answer: body (may be NULL) is sent as JSON;
  * a 2xx answer is parsed into *out when out is not NULL. */
 static int request(struct ferry_kube *k, const char *verb, const char *method,
@@ -714,9 +743,8 @@ static int request(struct ferry_kube *k, const char *verb, const char *method,
 {
 	struct resp resp = {FERRY_SB_INIT, FERRY_KUBE_BODY_MAX, false, ""};
 	struct call c = {
-		verb, method, NULL, what, content_type, NULL, 0, true, (long)k->o.timeout_s};
+		verb, method, NULL, what, content_type, NULL, 0, true, (long)k->o.timeout_s, NULL};
 	char *text = NULL;
-	long http;
 	int rc = -1;
 
 	if (out)
@@ -735,12 +763,8 @@ static int request(struct ferry_kube *k, const char *verb, const char *method,
 		c.body = text;
 		c.body_len = strlen(text);
 	}
-	if (perform(k, &c, &resp, &http, err))
+	if (exchange(k, &c, &resp, err))
 		goto out;
-	if (http < 200 || http > 299) {
-		ferry_kube_status_error(err, verb, what, http, resp.body.buf, resp.body.len);
-		goto out;
-	}
 	if (out) {
 		json_error_t je;
 
@@ -990,6 +1014,57 @@ int ferry_kube_delete(struct ferry_kube *k, const struct ferry_kube_ref *r, cons
 	return rc;
 }
 
+/* ---- pod logs ---------------------------------------------------------------------------- */
+
+int ferry_kube_pod_log(struct ferry_kube *k, const struct ferry_kube_ref *r,
+		       const struct ferry_kube_log_opts *lo, char **text, size_t *len,
+		       struct ferry_err *err)
+{
+	struct ferry_kube_ref pod = {FERRY_KUBE_PODS, r->ns, r->name};
+	size_t max = lo && lo->max_bytes ? lo->max_bytes : FERRY_KUBE_LOG_MAX;
+	struct resp resp = {FERRY_SB_INIT, max, false, ""};
+	/* the API server streams logs as text/plain; the catch-all type
+	 * after it, as kubectl sends, keeps any content negotiation happy */
+	struct call c = {.verb = "get",
+			 .method = "GET",
+			 .retry_5xx = true,
+			 .timeout_s = (long)k->o.timeout_s,
+			 .accept = "text/plain, */*"};
+	struct ferry_sb q = FERRY_SB_INIT;
+	char *what, *desc;
+	int rc = -1;
+
+	*text = NULL;
+	*len = 0;
+	if (named("log", &pod, err) || check_part("namespace", pod.ns, true, err))
+		return -1;
+	desc = ferry_kube_describe(&pod);
+	c.what = what = ferry_xasprintf("%s/log", desc);
+	free(desc);
+	if (lo) {
+		char n[16];
+
+		add_param(&q, "container", lo->container);
+		snprintf(n, sizeof n, "%u", lo->tail_lines);
+		if (lo->tail_lines)
+			add_param(&q, "tailLines", n);
+	}
+	c.url = make_url_sub(k, &pod, "log", q.buf, err);
+	if (!c.url)
+		goto out;
+	if (exchange(k, &c, &resp, err))
+		goto out;
+	*len = resp.body.len;
+	*text = ferry_sb_detach(&resp.body);
+	rc = 0;
+out:
+	free(c.url);
+	free(what);
+	ferry_sb_release(&q);
+	ferry_sb_release(&resp.body);
+	return rc;
+}
+
 /* ---- watch ----------------------------------------------------------------------------- */
 
 struct watch {
@@ -1099,7 +1174,7 @@ int ferry_kube_watch(struct ferry_kube *k, const struct ferry_kube_ref *r,
 	struct ferry_sb q = FERRY_SB_INIT;
 	struct watch w = {.k = k, .fn = fn, .arg = arg, .err = err};
 	unsigned timeout = wo && wo->timeout_s ? wo->timeout_s : WATCH_TIMEOUT_S;
-	struct call c = {"watch", "GET", NULL, NULL, NULL, NULL, 0, true, (long)timeout + 30};
+	struct call c = {"watch", "GET", NULL, NULL, NULL, NULL, 0, true, (long)timeout + 30, NULL};
 	char tbuf[16], *what;
 	int rc = -1;
 

@@ -1,7 +1,7 @@
 /* A small Kubernetes REST client (libcurl + jansson): get, list (all pages),
  * create, merge patch, server-side apply, replace, read-modify-write with
  * conflict retries, delete and watch, for any resource named by group,
- * version and plural.
+ * version and plural; and the text of a pod's log.
  *
  * Transport: one CURL handle per client, so connections are kept alive
  * between requests. TLS trusts exactly the kubeconfig's CA when it has one
@@ -68,6 +68,7 @@
 #define FERRY_KUBE_BODY_MAX  (64u << 20) /* one response */
 #define FERRY_KUBE_EVENT_MAX (16u << 20) /* one watch event line */
 #define FERRY_KUBE_PAGES_MAX 10000u	 /* pages of one list */
+#define FERRY_KUBE_LOG_MAX   (1u << 20)	 /* a pod log, unless the caller says */
 
 struct ferry_kube_ref {
 	const char *group;    /* "" or NULL: the core group (/api/v1) */
@@ -151,6 +152,22 @@ int ferry_kube_update(struct ferry_kube *k, const struct ferry_kube_ref *r, ferr
  * go with it). An object that is not there fails with FERRY_E_NOT_FOUND. */
 int ferry_kube_delete(struct ferry_kube *k, const struct ferry_kube_ref *r, const char *propagation,
 		      struct ferry_err *err);
+
+/* ---- pod logs ------------------------------------------------------------------------- */
+
+struct ferry_kube_log_opts {
+	const char *container; /* NULL: the pod's only container */
+	unsigned tail_lines;   /* only the last N lines (tailLines); 0: the whole log */
+	size_t max_bytes;      /* a longer answer fails (FERRY_E_LIMIT); 0: FERRY_KUBE_LOG_MAX */
+};
+
+/* GET the log of pod r->name in r->ns (r's group, version and resource are
+ * ignored: pods/log) as the API serves it, text/plain: *text (NUL-terminated,
+ * the caller frees) and *len. A container that has not started yet is a
+ * 400 (FERRY_E_INVALID) from the API server. */
+int ferry_kube_pod_log(struct ferry_kube *k, const struct ferry_kube_ref *r,
+		       const struct ferry_kube_log_opts *lo, char **text, size_t *len,
+		       struct ferry_err *err);
 
 /* ---- watch ----------------------------------------------------------------------- */
 

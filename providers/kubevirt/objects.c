@@ -845,10 +845,13 @@ static json_t *volume_meta(json_t *root, const char *api, const char *kind,
 	return meta;
 }
 
-/* accessModes, volumeMode, storageClassName and the size request, in the
- * order kubectl prints a PVC spec. */
-static int storage_spec(json_t *s, const struct volume *v, uint64_t bytes, struct ferry_err *err)
+/* accessModes, volumeMode, storageClassName (the disk's, else the one the
+ * caller read as the cluster's default) and the size request, in the order
+ * kubectl prints a PVC spec. */
+static int storage_spec(json_t *s, const struct volume *v, const struct ferry_kube_volume_opts *o,
+			uint64_t bytes, struct ferry_err *err)
 {
+	const char *sc = v->disk->storage_class ? v->disk->storage_class : o->storage_class;
 	char *q;
 
 	if (bytes == 0)
@@ -859,8 +862,8 @@ static int storage_spec(json_t *s, const struct volume *v, uint64_t bytes, struc
 		json_array_append_new(arr_child(s, "accessModes"), json_string(v->access));
 	if (v->mode)
 		set_str(s, "volumeMode", v->mode);
-	if (v->disk->storage_class)
-		set_str(s, "storageClassName", v->disk->storage_class);
+	if (sc)
+		set_str(s, "storageClassName", sc);
 	q = ferry_kube_quantity(bytes);
 	set_str(obj_child(obj_child(s, "resources"), "requests"), "storage", q);
 	free(q);
@@ -891,7 +894,7 @@ int ferry_kube_datavolume_build(const struct ferry_target_vm *vm, size_t i,
 	spec = obj_child(root, "spec");
 	obj_child(obj_child(spec, "source"), "blank");
 	/* CDI adds the filesystem overhead itself for the storage API */
-	if (storage_spec(obj_child(spec, "storage"), &v,
+	if (storage_spec(obj_child(spec, "storage"), &v, o,
 			 ferry_kube_volume_bytes(v.disk->size, false, 0), err)) {
 		json_decref(root);
 		return -1;
@@ -921,7 +924,7 @@ int ferry_kube_pvc_build(const struct ferry_target_vm *vm, size_t i,
 	overhead = o->fs_overhead > 0 ? o->fs_overhead : FERRY_KUBE_FS_OVERHEAD;
 	root = json_object();
 	volume_meta(root, "v1", "PersistentVolumeClaim", vm, i, &v, o);
-	if (storage_spec(obj_child(root, "spec"), &v,
+	if (storage_spec(obj_child(root, "spec"), &v, o,
 			 ferry_kube_volume_bytes(v.disk->size, !strcmp(v.mode, FS), overhead),
 			 err)) {
 		json_decref(root);
@@ -964,10 +967,17 @@ static int check_job(const struct ferry_target_vm *vm, size_t i,
 	if (o->backoff_limit < 0)
 		return ferry_err_set(err, FERRY_E_INVALID, "transfer Job: backoff limit %d",
 				     o->backoff_limit);
-	for (size_t k = 0; k < o->ncopy_args; k++)
+	for (size_t k = 0; k < o->ncopy_args; k++) {
 		if (!o->copy_args[k])
 			return ferry_err_set(err, FERRY_E_INVALID,
 					     "transfer Job: copy argument %zu is not set", k);
+		/* a second --progress-fd would win over the Job's own */
+		if (!strncmp(o->copy_args[k], "--progress-fd", 13))
+			return ferry_err_set(err, FERRY_E_INVALID,
+					     "transfer Job: copy argument %s: the Job writes its "
+					     "progress to standard output",
+					     o->copy_args[k]);
+	}
 	if (o->op_id && !ferry_kube_label_value_ok(o->op_id))
 		return ferry_err_set(err, FERRY_E_INVALID,
 				     "transfer Job: operation id \"%s\" is not a label value",
@@ -1055,6 +1065,10 @@ int ferry_kube_job_build(const struct ferry_target_vm *vm, size_t i,
 	json_array_append_new(args, json_string("ferry"));
 	json_array_append_new(args, json_string("copy"));
 	args = arr_child(c, "args");
+	/* progress lines to standard output, which is the pod's log: copy_poll
+	 * reads them back from there */
+	json_array_append_new(args, json_string("--progress-fd"));
+	json_array_append_new(args, json_string("1"));
 	for (size_t k = 0; k < o->ncopy_args; k++)
 		json_array_append_new(args, jstr(o->copy_args[k]));
 	json_array_append_new(args, jstr(o->source));

@@ -155,6 +155,11 @@ struct ferry_kube_volume_opts {
 	/* metadata.generateName (ferry_kube_generate_name of the disk's name)
 	 * instead of metadata.name. */
 	bool generate_name;
+	/* The class a disk that names none gets (the cluster's default, as
+	 * read): storageClassName then names it, so that the class whose
+	 * provisioner chose the modes is the class the volume gets; NULL:
+	 * none named. */
+	const char *storage_class;
 	/* The storage class's provisioner and parameters, for modes the disk
 	 * leaves out (ferry_kube_storage_defaults); NULL when unknown. */
 	const char *provisioner;
@@ -203,7 +208,8 @@ struct ferry_kube_job_opts {
 	size_t nnode_selector;
 	/* Container resources, Kubernetes quantities, each may be NULL. */
 	const char *cpu_request, *cpu_limit, *memory_request, *memory_limit;
-	/* Options put between `ferry copy` and SRC DST (e.g. "--verify"). */
+	/* Options put between `ferry copy --progress-fd 1` and SRC DST (e.g.
+	 * "--verify"); not --progress-fd. */
 	const char *const *copy_args;
 	size_t ncopy_args;
 	int backoff_limit; /* retries of a failed pod; 0 = none */
@@ -211,7 +217,8 @@ struct ferry_kube_job_opts {
 };
 
 /* The batch/v1 Job that copies disk i of vm: one container running
- * `ferry copy [copy_args] SRC DST` with DST the volume's device
+ * `ferry copy --progress-fd 1 [copy_args] SRC DST` (progress lines on
+ * standard output, so in the pod's log) with DST the volume's device
  * (volumeDevices, FERRY_KUBE_JOB_DEVICE) for Block or the file
  * FERRY_KUBE_JOB_IMAGE on the mounted volume (volumeMounts) for Filesystem;
  * restartPolicy Never, terminationMessagePolicy FallbackToLogsOnError, owner

@@ -155,32 +155,45 @@ static json_t *failed_termination(json_t *pod)
 	return json_is_integer(code) && json_integer_value(code) != 0 ? term : NULL;
 }
 
-/* The newest pod (creationTimestamp, RFC 3339 in UTC, compares as text;
- * then the name) whose container failed. */
-static json_t *newest_failed(json_t *pods)
+/* Is a newer than b? creationTimestamp (RFC 3339 in UTC, compares as
+ * text), then the name: the greater one first for pods, the lower one
+ * first (lower_name) where Kubernetes orders so (default classes). */
+static bool newer(json_t *a, json_t *b, bool lower_name)
 {
-	json_t *best = NULL, *pod;
+	int c = strcmp(nz(str_at(a, "metadata", "creationTimestamp")),
+		       nz(str_at(b, "metadata", "creationTimestamp")));
+
+	if (c)
+		return c > 0;
+	c = strcmp(nz(str_at(a, "metadata", "name")), nz(str_at(b, "metadata", "name")));
+	return lower_name ? c < 0 : c > 0;
+}
+
+/* The newest item of items for which pick(item, arg) holds, or NULL. */
+static json_t *newest(json_t *items, bool (*pick)(json_t *, const void *), const void *arg,
+		      bool lower_name)
+{
+	json_t *best = NULL, *o;
 	size_t i;
 
-	json_array_foreach(pods, i, pod)
+	json_array_foreach(items, i, o)
 	{
-		const char *ts, *bts;
-		int c;
-
-		if (!failed_termination(pod))
-			continue;
-		if (!best) {
-			best = pod;
-			continue;
-		}
-		ts = nz(str_at(pod, "metadata", "creationTimestamp"));
-		bts = nz(str_at(best, "metadata", "creationTimestamp"));
-		c = strcmp(ts, bts);
-		if (c > 0 || (c == 0 && strcmp(nz(str_at(pod, "metadata", "name")),
-					       nz(str_at(best, "metadata", "name"))) > 0))
-			best = pod;
+		if (pick(o, arg) && (!best || newer(o, best, lower_name)))
+			best = o;
 	}
 	return best;
+}
+
+static bool pod_failed(json_t *pod, const void *arg)
+{
+	(void)arg;
+	return failed_termination(pod) != NULL;
+}
+
+/* The newest pod whose container failed. */
+static json_t *newest_failed(json_t *pods)
+{
+	return newest(pods, pod_failed, NULL, false);
 }
 
 /* The last non-blank line of a termination message (with
@@ -254,4 +267,101 @@ void ferry_kube_job_state(json_t *job, json_t *pods, uint64_t total, struct ferr
 		return;
 	}
 	st->phase = FERRY_COPY_RUNNING;
+}
+
+/* ---- a running copy's progress ------------------------------------------------------- */
+
+static bool pod_running(json_t *pod, const void *arg)
+{
+	const char *phase = str_at(pod, "status", "phase");
+
+	(void)arg;
+	return phase && !strcmp(phase, "Running");
+}
+
+json_t *ferry_kube_running_pod(json_t *pods)
+{
+	return newest(pods, pod_running, NULL, false);
+}
+
+/* A decimal count at *p, moving *p past it: false unless digits follow
+ * (no sign, no space) and the value fits. */
+static bool count_at(const char **p, const char *end, uint64_t *v)
+{
+	const char *s = *p;
+
+	*v = 0;
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		if (*v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return false;
+		*v = *v * 10 + (uint64_t)(*s - '0');
+	}
+	if (s == *p)
+		return false;
+	*p = s;
+	return true;
+}
+
+/* Is [b, e) a progress line? Three counts after "progress", single spaces. */
+static bool progress_line(const char *b, const char *e, uint64_t *done, uint64_t *total)
+{
+	static const char word[] = "progress ";
+	uint64_t data;
+
+	if ((size_t)(e - b) < sizeof word - 1 || memcmp(b, word, sizeof word - 1))
+		return false;
+	b += sizeof word - 1;
+	if (!count_at(&b, e, done) || b == e || *b++ != ' ' || !count_at(&b, e, total) || b == e ||
+	    *b++ != ' ' || !count_at(&b, e, &data))
+		return false;
+	while (b < e && *b == '\r')
+		b++;
+	return b == e;
+}
+
+bool ferry_kube_log_progress(const char *log, size_t len, uint64_t *done, uint64_t *total)
+{
+	const char *end = log + len, *b;
+
+	/* whole lines only: what follows the last newline is unfinished */
+	while (end > log && end[-1] != '\n')
+		end--;
+	while (end > log) {
+		end--; /* the newline */
+		for (b = end; b > log && b[-1] != '\n'; b--)
+			;
+		if (progress_line(b, end, done, total)) {
+			if (*done > *total)
+				*done = *total;
+			return true;
+		}
+		end = b;
+	}
+	return false;
+}
+
+/* ---- storage classes --------------------------------------------------------------------- */
+
+static bool annotated(json_t *obj, const void *arg)
+{
+	const char *const *keys = arg;
+	json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+
+	for (; *keys; keys++) {
+		const char *v = json_string_value(json_object_get(ann, *keys));
+
+		if (v && !strcmp(v, "true"))
+			return true;
+	}
+	return false;
+}
+
+json_t *ferry_kube_default_storage_class(json_t *classes, bool virt)
+{
+	static const char *const virt_keys[] = {FERRY_KUBE_ANN_DEFAULT_VIRT_CLASS, NULL};
+	static const char *const keys[] = {FERRY_KUBE_ANN_DEFAULT_CLASS,
+					   FERRY_KUBE_ANN_DEFAULT_CLASS_BETA, NULL};
+	json_t *sc = virt ? newest(classes, annotated, virt_keys, true) : NULL;
+
+	return sc ? sc : newest(classes, annotated, keys, true);
 }

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "common/alloc.h"
+#include "common/log.h"
 #include "common/strbuf.h"
 #include "providers/kubevirt/kube.h"
 #include "providers/kubevirt/kubeconfig.h"
@@ -31,6 +32,12 @@
 /* Pod retries of a transfer Job before it fails: `ferry copy` retries
  * itself; these cover a pod lost with its node. */
 #define JOB_BACKOFF_LIMIT 2
+
+/* The tail of a running copy's log read for its progress: `ferry copy`
+ * writes a progress line every 0.1 s, so the last one is among the last
+ * few lines; a tail of long lines is not worth reading. */
+#define LOG_TAIL_LINES 10
+#define LOG_TAIL_MAX   (16u << 10)
 
 struct ferry_target {
 	pthread_mutex_t lock;
@@ -242,14 +249,32 @@ static char *dup_opt(const char *s)
 	return s && *s ? ferry_xstrdup(s) : NULL;
 }
 
-/* The kubeconfig the target uses: the configured file; else, in a pod
- * (and with no context asked for), the pod's service account; else
- * $KUBECONFIG, else ~/.kube/config. */
+/* A cluster given by address: a destination Provider's url with the token
+ * (and cacert, insecureSkipVerify) of its Secret. With insecureSkipVerify
+ * the CA is not consulted, as Forklift does, so a Secret may hold both. */
+static int for_url(const struct ferry_target_config *cfg, struct ferry_kubeconfig *kc,
+		   struct ferry_err *err)
+{
+	if (!cfg->token || !*cfg->token)
+		return ferry_err_set(err, FERRY_E_INVALID,
+				     "cluster %s: no token (a cluster given by url needs the token "
+				     "of a service account)",
+				     cfg->url);
+	return ferry_kubeconfig_for_server(cfg->url, cfg->token,
+					   cfg->insecure_skip_verify ? NULL : cfg->cacert,
+					   cfg->insecure_skip_verify, NULL, kc, err);
+}
+
+/* The kubeconfig the target uses: a url (for_url); else the configured
+ * file; else, in a pod (and with no context asked for), the pod's service
+ * account; else $KUBECONFIG, else ~/.kube/config. */
 static int load_kubeconfig(const struct ferry_target_config *cfg, struct ferry_kubeconfig *kc,
 			   struct ferry_err *err)
 {
 	struct ferry_err e = FERRY_ERR_INIT;
 
+	if (cfg->url && *cfg->url)
+		return for_url(cfg, kc, err);
 	if (cfg->kubeconfig && *cfg->kubeconfig)
 		return ferry_kubeconfig_load(cfg->kubeconfig, cfg->context, kc, err);
 	if ((cfg->context && *cfg->context) || !getenv("KUBERNETES_SERVICE_HOST"))
@@ -340,6 +365,22 @@ struct class_info {
 	size_t nparams;
 };
 
+/* The class a volume that names none gets in this cluster (*sc NULL when
+ * there is none): the DataVolumes' own default first, as CDI picks it. */
+static int default_class(struct ferry_target *t, json_t **sc, struct ferry_err *err)
+{
+	json_t *items = NULL;
+
+	*sc = NULL;
+	if (list(t, FERRY_KUBE_STORAGECLASSES, NULL, NULL, &items, err))
+		return -1;
+	*sc = json_incref(ferry_kube_default_storage_class(items, !t->pvc));
+	json_decref(items);
+	return 0;
+}
+
+/* The StorageMap's class of disk i, else the cluster's default: either
+ * must exist, as the modes depend on its provisioner. */
 static int read_storage_class(struct ferry_target *t, const struct ferry_target_vm *vm, size_t i,
 			      struct class_info *ci, struct ferry_err *err)
 {
@@ -349,15 +390,23 @@ static int read_storage_class(struct ferry_target *t, const struct ferry_target_
 	const char *k;
 
 	memset(ci, 0, sizeof *ci);
-	if (!name)
-		return 0;
-	if (get_opt(t, &r, &ci->sc, err))
+	if (!name) {
+		if (default_class(t, &ci->sc, err))
+			return -1;
+		if (!ci->sc)
+			return ferry_err_set(
+				err, FERRY_E_NOT_FOUND,
+				"no storage class in the StorageMap and the cluster has "
+				"no default StorageClass (disk %s)",
+				vm->disks[i].name);
+	} else if (get_opt(t, &r, &ci->sc, err)) {
 		return -1;
-	if (!ci->sc)
+	} else if (!ci->sc) {
 		return ferry_err_set(err, FERRY_E_NOT_FOUND,
 				     "Destination storage class not found: %s (the StorageMap "
 				     "destination of disk %s)",
 				     name, vm->disks[i].name);
+	}
 	params = json_object_get(ci->sc, "parameters");
 	ci->params = ferry_xcalloc(json_object_size(params) + 1, sizeof *ci->params);
 	json_object_foreach(params, k, v)
@@ -432,11 +481,11 @@ static int disk_create_locked(struct ferry_target *t, const struct ferry_target_
 	json_decref(nsobj);
 	if (read_storage_class(t, vm, i, &ci, err))
 		goto out;
-	if (ci.sc) {
-		vo.provisioner = json_string_value(json_object_get(ci.sc, "provisioner"));
-		vo.params = ci.params;
-		vo.nparams = ci.nparams;
-	}
+	vo.generate_name = vm->pvc_generate_name;
+	vo.storage_class = str_at(ci.sc, "metadata", "name");
+	vo.provisioner = json_string_value(json_object_get(ci.sc, "provisioner"));
+	vo.params = ci.params;
+	vo.nparams = ci.nparams;
 	if ((t->pvc ? ferry_kube_pvc_build : ferry_kube_datavolume_build)(vm, i, &vo, &want, err))
 		goto out;
 	if (find_volume(t, vm, i, &have, err))
@@ -446,6 +495,11 @@ static int disk_create_locked(struct ferry_target *t, const struct ferry_target_
 
 		if (e.code != FERRY_E_EXISTS) {
 			*err = e;
+			goto out;
+		}
+		if (vo.generate_name) {
+			/* the random suffix met a name in use: a new one next time */
+			ferry_err_set(err, FERRY_E_RETRYABLE, "%s", e.msg);
 			goto out;
 		}
 		/* the name is taken: by an earlier call (a race), or by
@@ -821,19 +875,26 @@ out:
 	return rc;
 }
 
+/* The pods of Job job (the Job controller's job-name label). */
+static int job_pods(struct ferry_target *t, const char *ns, const char *job, json_t **pods,
+		    struct ferry_err *err)
+{
+	char *sel = ferry_xasprintf("job-name=%s", job);
+	int rc = list(t, FERRY_KUBE_PODS, ns, sel, pods, err);
+
+	free(sel);
+	return rc;
+}
+
 /* Is a pod of Job name still running (an earlier copy into the volume)? */
 static int pod_running(struct ferry_target *t, const char *ns, const char *job, char **which,
 		       struct ferry_err *err)
 {
-	char *sel = ferry_xasprintf("job-name=%s", job);
 	json_t *pods = NULL, *p;
 	size_t i;
-	int rc;
 
 	*which = NULL;
-	rc = list(t, FERRY_KUBE_PODS, ns, sel, &pods, err);
-	free(sel);
-	if (rc)
+	if (job_pods(t, ns, job, &pods, err))
 		return -1;
 	json_array_foreach(pods, i, p)
 	{
@@ -950,6 +1011,37 @@ static int kubevirt_copy_start(struct ferry_target *t, const struct ferry_target
 	return rc;
 }
 
+/* Bytes done so far of Job job's running copy, from the progress lines
+ * `ferry copy --progress-fd 1` writes to its pod's log. Best effort: a copy
+ * whose pod has not started, or pods or a log that cannot be read now,
+ * keep done 0 (the Job's state is what counts). */
+static void follow_progress(struct ferry_target *t, const char *ns, const char *job,
+			    struct ferry_copy_state *st)
+{
+	struct ferry_kube_log_opts lo = {"copy", LOG_TAIL_LINES, LOG_TAIL_MAX};
+	struct ferry_kube_ref r = {FERRY_KUBE_PODS, ns, NULL};
+	struct ferry_err e = FERRY_ERR_INIT;
+	json_t *pods = NULL;
+	uint64_t done, total;
+	char *log = NULL;
+	size_t len = 0;
+
+	if (job_pods(t, ns, job, &pods, &e))
+		goto out;
+	r.name = str_at(ferry_kube_running_pod(pods), "metadata", "name");
+	if (!r.name || ferry_kube_pod_log(t->kube, &r, &lo, &log, &len, &e))
+		goto out;
+	if (ferry_kube_log_progress(log, len, &done, &total) && total) {
+		st->done = done;
+		st->total = total;
+	}
+out:
+	if (e.code)
+		ferry_debug("kubevirt target: progress of Job %s/%s: %s", ns, job, e.msg);
+	free(log);
+	json_decref(pods);
+}
+
 static int copy_poll_locked(struct ferry_target *t, const struct ferry_target_vm *vm, size_t i,
 			    const char *op_id, struct ferry_copy_state *st, struct ferry_err *err)
 {
@@ -969,13 +1061,12 @@ static int copy_poll_locked(struct ferry_target *t, const struct ferry_target_vm
 	}
 	ferry_kube_job_state(job, NULL, vm->disks[i].size, st);
 	if (st->phase == FERRY_COPY_FAILED) {
-		char *sel = ferry_xasprintf("job-name=%s", str_at(job, "metadata", "name"));
-		int lrc = list(t, FERRY_KUBE_PODS, vm->ns, sel, &pods, err);
-
-		free(sel);
-		if (lrc)
+		/* the pods hold the worker's own error */
+		if (job_pods(t, vm->ns, str_at(job, "metadata", "name"), &pods, err))
 			goto out;
 		ferry_kube_job_state(job, pods, vm->disks[i].size, st);
+	} else if (st->phase == FERRY_COPY_RUNNING) {
+		follow_progress(t, vm->ns, str_at(job, "metadata", "name"), st);
 	}
 	rc = 0;
 out:

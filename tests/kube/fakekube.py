@@ -68,6 +68,9 @@ def human_age(ts):
 
 
 _GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # apiserver's generateName alphabet
+DEFAULT_CLASS_KEYS = ("storageclass.kubernetes.io/is-default-class",
+                      "storageclass.beta.kubernetes.io/is-default-class")
+DEFAULT_VIRT_CLASS = "storageclass.kubevirt.io/is-default-virt-class"
 
 
 def rand_suffix(n=5):
@@ -1143,6 +1146,10 @@ class Api:
                 if not a.get("volumeName"):
                     b.pop("volumeName", None)
                     a.pop("volumeName", None)
+                    # RetroactiveDefaultStorageClass (GA in 1.28): an unbound
+                    # claim without a class may be given one
+                    if a.get("storageClassName") is None:
+                        b.pop("storageClassName", None)
                 if a != b:
                     causes.append(("spec", "FieldValueForbidden",
                                    "Forbidden: spec is immutable after creation except "
@@ -1795,6 +1802,21 @@ class Controllers:
             return
         scname = dig(pvc, "spec", "storageClassName")
         sc = None
+        if scname is None:
+            # No class and no default one when it was created: it waits for
+            # a default class and is given it (RetroactiveDefaultStorageClass);
+            # there are no PersistentVolumes to bind it to meanwhile.
+            with self.api.lock:
+                dflt = self.fake.default_storage_class()
+            if dflt is None:
+                self.warn_once(("noclass", pvc["metadata"]["uid"]), R_PVC, pvc, "FailedBinding",
+                               "no persistent volumes available for this claim and no storage "
+                               "class is set", "Normal", "persistentvolume-controller")
+                return
+            self.api.ctl_mutate(R_PVC, ns, name,
+                                lambda o: o["spec"].__setitem__("storageClassName", dflt),
+                                manager="kube-controller-manager")
+            return
         if scname:
             with self.api.lock:
                 sc = self.fake.store.get(R_SC, None, scname)
@@ -1850,6 +1872,12 @@ class Controllers:
             ps = copy.deepcopy(spec.get("pvc") or spec.get("storage") or {})
             ps.setdefault("accessModes", ["ReadWriteOnce"])
             ps.setdefault("volumeMode", "Filesystem")
+            if "pvc" not in spec and ps.get("storageClassName") is None:
+                # CDI's pick: its default virtualization class, else the default
+                with self.api.lock:
+                    cls = self.fake.default_storage_class(virt=True)
+                if cls:
+                    ps["storageClassName"] = cls
             labels = dict(dig(dv, "metadata", "labels", default={}) or {})
             labels.setdefault("app", "containerized-data-importer")
             anns = {"cdi.kubevirt.io/storage.contentType": spec.get("contentType", "kubevirt")}
@@ -3750,11 +3778,22 @@ class Fake:
                 f.truncate(size)
         return p
 
-    def default_storage_class(self):
-        for sc in self.store.items(R_SC):
-            a = dig(sc, "metadata", "annotations", default={}) or {}
-            if a.get("storageclass.kubernetes.io/is-default-class") == "true":
-                return sc["metadata"]["name"]
+    def default_storage_class(self, virt=False):
+        """The class a claim without one gets: of the classes annotated as the
+        default (the GA or the beta annotation "true"), the newest, then the
+        lowest name, as the DefaultStorageClass admission plugin picks it.
+        virt: CDI's pick for a DataVolume's `storage`, its default
+        virtualization class first."""
+        keys = [DEFAULT_VIRT_CLASS] if virt else []
+        for want in (keys, DEFAULT_CLASS_KEYS):
+            found = [sc for sc in self.store.items(R_SC)
+                     if any((dig(sc, "metadata", "annotations", default={}) or {}).get(k) == "true"
+                            for k in want)]
+            if found:
+                found.sort(key=lambda sc: sc["metadata"]["name"])
+                found.sort(key=lambda sc: sc["metadata"].get("creationTimestamp", ""),
+                           reverse=True)
+                return found[0]["metadata"]["name"]
         return None
 
     # ---- events

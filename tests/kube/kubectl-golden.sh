@@ -5,7 +5,11 @@
 # (or Google's) kubectl dispatcher carries kubectl.1.NN binaries and picks
 # one by the server's /version; each is run against a fake reporting its
 # version. A second apply finds nothing to change, and the fake refused
-# nothing kubectl sent.
+# nothing kubectl sent. Objects named by metadata.generateName (ferry's
+# volumes with pvcNameTemplateUseGenerateName) cannot be applied (kubectl
+# refuses "generate name with apply"): they are made with `kubectl create
+# -f`, as a user would, and get the prefix and 5 random characters, a new
+# name each time.
 #   kubectl-golden.sh [GOLDEN_DIR]   (default $FERRY_KUBE_GOLDEN)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,18 +36,29 @@ expect() {
 	echo "ok - $1"
 }
 
-# One line per golden file: KIND NAMESPACE FILE.
+# One line per golden file: KIND NAMESPACE FILE GENERATE_NAME (or "-").
 "$FAKEKUBE_PYTHON" -c '
 import json, sys
 for f in sys.argv[1:]:
     o = json.load(open(f))
-    print(o.get("kind"), o.get("metadata", {}).get("namespace") or "-", f)
+    m = o.get("metadata", {})
+    gen = m.get("generateName") if not m.get("name") else None
+    print(o.get("kind"), m.get("namespace") or "-", f, gen or "-")
 ' "$golden"/*.json >"$dir/golden.txt"
 namespaces=$(awk '$2 != "-" { print $2 }' "$dir/golden.txt" | sort -u)
 # A disk is a DataVolume or a PVC of the same name, never both: the PVCs
-# are deleted before the DataVolumes are applied.
-files() { awk -v k="$1" -v not="${2:-}" '(k == "*" || $1 == k) && $1 != not { printf " -f %s", $3 }' "$dir/golden.txt"; }
-count() { awk -v k="$1" -v not="${2:-}" '(k == "*" || $1 == k) && $1 != not' "$dir/golden.txt" | wc -l | tr -d ' '; }
+# are deleted before the DataVolumes are applied. files and count: the
+# named objects (of kind K, but not of kind NOT); gen_*: the generateName ones.
+files() { awk -v k="$1" -v not="${2:-}" '$4 == "-" && (k == "*" || $1 == k) && $1 != not { printf " -f %s", $3 }' "$dir/golden.txt"; }
+count() { awk -v k="$1" -v not="${2:-}" '$4 == "-" && (k == "*" || $1 == k) && $1 != not' "$dir/golden.txt" | wc -l | tr -d ' '; }
+gen_files() { awk '$4 != "-" { printf " -f %s", $3 }' "$dir/golden.txt"; }
+gen_count() { awk '$4 != "-"' "$dir/golden.txt" | wc -l | tr -d ' '; }
+# "created" lines of kubectl create whose names are a golden prefix and 5
+# characters of the apiserver's alphabet
+gen_created() {
+	echo "$1" | grep -E "/($(awk '$4 != "-" { printf "%s%s", sep, $4; sep = "|" }' "$dir/golden.txt"))[bcdfghjklmnpqrstvwxz2456789]{5} created$" |
+		sed 's/ created$//' | sort -u | wc -l | tr -d ' '
+}
 
 # The kubectl versions: the dispatcher's kubectl.1.NN, or kubectl itself.
 kdir=$(dirname "$(readlink -f "$(command -v kubectl)")")
@@ -88,6 +103,15 @@ for v in $versions; do
 		out=$(fk_kubectl apply $(files DataVolume) 2>&1) || fail "kubectl 1.$v: apply DVs: $out"
 		expect "kubectl 1.$v: golden DataVolumes created" "$(echo "$out" | grep -c ' created$')" \
 			"$(count DataVolume)"
+	fi
+	if [ "$(gen_count)" -gt 0 ]; then
+		# shellcheck disable=SC2046
+		out=$(fk_kubectl create $(gen_files) 2>&1) || fail "kubectl 1.$v: create: $out"
+		# shellcheck disable=SC2046
+		out="$out
+$(fk_kubectl create $(gen_files) 2>&1)" || fail "kubectl 1.$v: create again: $out"
+		expect "kubectl 1.$v: generateName objects created twice, under 2x$(gen_count) names" \
+			"$(gen_created "$out")" "$((2 * $(gen_count)))"
 	fi
 	bad=$(fk_log_requests "r['status'] >= 400 and not (r['status'] == 404 and r['method'] == 'GET')")
 	expect "kubectl 1.$v: nothing refused" "$bad" ""

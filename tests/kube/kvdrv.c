@@ -2,10 +2,13 @@
  * target.sh, one operation per run: the options describe the target
  * configuration and one VM, the words after them the operation.
  *
- *   kvdrv [--kubeconfig F] [--context C] [--volumes datavolume|pvc]
+ *   kvdrv [--kubeconfig F] [--context C]
+ *         [--url URL [--token T] [--cacert PEM_FILE] [--insecure]]
+ *         [--volumes datavolume|pvc]
  *         [--image I] [--service-account SA] [--node-selector K=V]...
  *         [--cpu Q] [--memory Q] [--type kubevirt|openshift]
  *         [--ns NS] [--vm NAME] [--plan NS/NAME] [--vm-id ID] [--running]
+ *         [--generate-name]
  *         [--disk NAME:SIZE[:CLASS[:VOLUME_MODE]]]...
  *         [--nic NAME:TYPE[:NETWORK]]...
  *         OPERATION ARGS...
@@ -19,10 +22,13 @@
  *   copy-poll I OP                "PHASE DONE TOTAL[ MESSAGE]"
  *   copy-stop I OP                "ok"
  * On failure: "error CODE: MESSAGE" and exit status 1 (2: bad usage).
- * SIZE takes K, M, G (binary) suffixes.
+ * SIZE takes K, M, G (binary) suffixes. A --disk without CLASS gets the
+ * cluster's default class. --generate-name sets the VM's
+ * pvc_generate_name (the Plan's pvcNameTemplateUseGenerateName).
  */
 #include "common/err.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "providers/target.h"
 
 #include <getopt.h>
@@ -150,6 +156,11 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"kubeconfig", required_argument, NULL, 'k'},
 		{"context", required_argument, NULL, 'c'},
+		{"url", required_argument, NULL, 'u'},
+		{"token", required_argument, NULL, 'T'},
+		{"cacert", required_argument, NULL, 'A'},
+		{"insecure", no_argument, NULL, 'K'},
+		{"generate-name", no_argument, NULL, 'g'},
 		{"volumes", required_argument, NULL, 'V'},
 		{"image", required_argument, NULL, 'i'},
 		{"service-account", required_argument, NULL, 'S'},
@@ -184,7 +195,8 @@ int main(int argc, char **argv)
 	struct ferry_err err = FERRY_ERR_INIT;
 	const struct ferry_target_ops *ops;
 	struct ferry_target *t = NULL;
-	char *parts[4];
+	char *parts[4], *cacert = NULL;
+	size_t cacert_len;
 	int c, rc;
 
 	ferry_log_init();
@@ -193,6 +205,16 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'k': cfg.kubeconfig = optarg; break;
 		case 'c': cfg.context = optarg; break;
+		case 'u': cfg.url = optarg; break;
+		case 'T': cfg.token = optarg; break;
+		case 'A':
+			free(cacert);
+			if (ferry_read_file(optarg, 1u << 20, &cacert, &cacert_len))
+				return usage("--cacert: cannot read the file");
+			cfg.cacert = cacert;
+			break;
+		case 'K': cfg.insecure_skip_verify = true; break;
+		case 'g': vm.pvc_generate_name = true; break;
 		case 'V': cfg.volumes = optarg; break;
 		case 'i': cfg.worker_image = optarg; break;
 		case 'S': cfg.worker_service_account = optarg; break;
@@ -250,13 +272,14 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (optind >= argc)
-		return usage("no operation");
-	if (!(ops = ferry_target_driver(cfg.type, &err)))
-		return fail(&err);
-	if (ops->open(&t, &cfg, &err))
-		return fail(&err);
-	rc = run(ops, t, &vm, argv + optind, argc - optind);
-	ops->close(t);
+	if (optind >= argc) {
+		rc = usage("no operation");
+	} else if (!(ops = ferry_target_driver(cfg.type, &err)) || ops->open(&t, &cfg, &err)) {
+		rc = fail(&err);
+	} else {
+		rc = run(ops, t, &vm, argv + optind, argc - optind);
+		ops->close(t);
+	}
+	free(cacert);
 	return rc;
 }

@@ -5,10 +5,12 @@
 # the fake API server: a DataVolume per disk, a transfer Job per disk that
 # runs `ferry copy` from the OVA driver's NBD endpoint into the claim (the
 # fake runs it as a local process), then the VirtualMachines. Checks: both
-# VMs Completed in the status branch; every claim holds exactly its source
-# disk's bytes; the VirtualMachines exist with ferry's labels and the
-# claims as volumes; the Jobs are gone once their copies are recorded;
-# a second reconcile changes nothing.
+# VMs Completed in the status branch; the claims are named by the plan's
+# pvcNameTemplate plus the random characters of generateName (Forklift's
+# default pvcNameTemplateUseGenerateName); every claim holds exactly its
+# source disk's bytes; the VirtualMachines exist with ferry's labels and
+# the claims as volumes; the Jobs are gone once their copies are recorded;
+# a second reconcile changes nothing (and makes no second volume).
 # usage: migrate.sh FERRY MAKE_OVA
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -70,31 +72,42 @@ git --git-dir="$t/repo.git" show ferry/status:status/quickstart/first-migration.
 	fail "the plan's status is not Succeeded"
 echo "ok - both VMs migrated into the cluster"
 
+# claim VM DISK: the name of the claim of disk DISK of VM, found by
+# ferry's labels; the template's name with generateName's 5 characters
+claim() {
+	fk_api GET "/api/v1/namespaces/quickstart-vms/persistentvolumeclaims?labelSelector=ferry.dev%2Ftarget-vm%3D$1%2Cferry.dev%2Fdisk%3D$2" >/dev/null ||
+		fail "listing the claims of $1"
+	[ "$(j .items.length)" = 1 ] || fail "$1 disk $2: $(j .items.length) claims"
+	_c=$(j .items[0].metadata.name)
+	case $_c in "$1-disk-$2-"?????) echo "$_c" ;; *) fail "$1 disk $2: claim $_c is not $1-disk-$2-?????" ;; esac
+}
+
 # every claim holds its source disk's bytes (sums.txt: SHA-256 of the raw
 # content); a claim may be larger (rounded up): the rest must be zeros
-check() { # SOURCE_MEMBER CLAIM
+check() { # SOURCE_MEMBER VM DISK
 	want=$(awk -v m="$1" '$2 == m {print $1}' "$t/ova/sums.txt")
-	img=$FAKEKUBE_RUN_ROOT/quickstart-vms/_pvc/$2/disk.img
-	[ -f "$img" ] || fail "$2: no claim file $img"
+	c=$(claim "$2" "$3")
+	img=$FAKEKUBE_RUN_ROOT/quickstart-vms/_pvc/$c/disk.img
 	size=$(python3 -c 'import json, sys
 for vm in json.load(open(sys.argv[1]))["vms"]:
     for d in vm["disks"]:
         if d["file"].endswith(sys.argv[2]):
             print(d["capacity"])' "$t/inventory.json" "$1")
 	[ -n "$want" ] && [ -n "$size" ] || fail "no sum or size for $1"
+	[ -f "$img" ] || fail "$c: no claim file $img"
 	got=$(head -c "$size" "$img" | sha256sum | cut -d' ' -f1)
-	[ "$want" = "$got" ] || fail "$2: $got, want $want (from $1)"
+	[ "$want" = "$got" ] || fail "$c: $got, want $want (from $1)"
 	rest=$(($(stat -c %s "$img") - size))
-	[ "$rest" -ge 0 ] || fail "$2 is smaller than $1"
-	[ "$(tail -c "$rest" "$img" | tr -d '\0' | wc -c)" = 0 ] || fail "$2: bytes after the disk are not zero"
-	echo "ok - claim $2 = $1"
+	[ "$rest" -ge 0 ] || fail "$c is smaller than $1"
+	[ "$(tail -c "$rest" "$img" | tr -d '\0' | wc -c)" = 0 ] || fail "$c: bytes after the disk are not zero"
+	echo "ok - claim $c = $1"
 }
 # the disks' sizes, as the source driver sees them
 "$ferry" inventory -c "$t/ferry.ini" -o json quickstart/ova-local >"$t/inventory.json" ||
 	fail "ferry inventory failed"
-check tiny-linux-disk1.vmdk tiny-linux-disk-0
-check tiny-linux-disk2.vmdk tiny-linux-disk-1
-check tiny-efi-disk1.vmdk tiny-efi-disk-0
+check tiny-linux-disk1.vmdk tiny-linux 0
+check tiny-linux-disk2.vmdk tiny-linux 1
+check tiny-efi-disk1.vmdk tiny-efi 0
 
 # the VirtualMachines: ferry's, with the claims as volumes
 VMS=/apis/kubevirt.io/v1/namespaces/quickstart-vms/virtualmachines
@@ -102,8 +115,8 @@ for vm in tiny-linux tiny-efi; do
 	fk_api GET "$VMS/$vm" >/dev/null || fail "no VirtualMachine $vm"
 	[ "$(j '.metadata.labels["app.kubernetes.io/managed-by"]')" = ferry ] || fail "$vm is not labelled as ferry's"
 	[ "$(j .spec.runStrategy)" = Halted ] || fail "$vm: runStrategy $(j .spec.runStrategy), want Halted (the OVA's VMs are off)"
-	[ "$(j .spec.template.spec.volumes[0].dataVolume.name)" = "$vm-disk-0" ] ||
-		fail "$vm: first volume is not the DataVolume $vm-disk-0: $(cat "$FAKEKUBE_DIR/last.body")"
+	dv=$(j .spec.template.spec.volumes[0].dataVolume.name)
+	[ "$dv" = "$(claim "$vm" 0)" ] || fail "$vm: first volume is not the DataVolume of disk 0: $dv"
 done
 fk_api GET "$VMS/tiny-efi" >/dev/null
 j .spec.template.spec.domain.firmware.bootloader.efi >/dev/null || fail "tiny-efi is not UEFI"
@@ -121,4 +134,6 @@ before=$(git --git-dir="$t/repo.git" rev-parse ferry/status)
 "$ferry" reconcile --once -c "$t/ferry.ini" >"$t/out.txt" 2>&1 || fail "second reconcile exited $?"
 grep -q "settled: 2 completed" "$t/out.txt" || fail "second reconcile did not settle"
 [ "$(git --git-dir="$t/repo.git" rev-parse ferry/status)" = "$before" ] || fail "second reconcile made a status commit"
+fk_api GET /apis/cdi.kubevirt.io/v1beta1/namespaces/quickstart-vms/datavolumes >/dev/null || fail "listing DataVolumes"
+[ "$(j .items.length)" = 3 ] || fail "after a second pass: $(j .items.length) DataVolumes"
 echo "ok - a second reconcile changes nothing"

@@ -1,9 +1,16 @@
 #!/bin/sh
 # integration.kube.target: ferry's KubeVirt target (providers/kubevirt/
 # target.c) against the fake, one operation per kvdrv call:
+# - a cluster given by url and token (a destination Provider's Secret):
+#   the CA given, or none with insecureSkipVerify; a wrong token is 401
+#   Unauthorized, a wrong CA a certificate error; the token appears in no
+#   message and no debug log;
 # - disk_create checks the namespace and the storage class, makes one
 #   DataVolume (or PVC) per disk however often it is called, and refuses a
-#   volume of that name that is not ferry's;
+#   volume of that name that is not ferry's; a disk without a class gets
+#   the cluster's default (CDI's virt default for a DataVolume), and
+#   without one is refused; with generateName (pvcNameTemplateUseGenerateName)
+#   the server names the volume and a repeated call finds it by its labels;
 # - vm_create checks the multus networks, creates the VirtualMachine and
 #   replaces it with the same content when called again; vm_exists' digest
 #   stays across a status update and changes with a spec patch made
@@ -12,7 +19,8 @@
 #   the claim (Filesystem and Block), byte for byte; a second copy_start of
 #   the same op keeps the one Job, another op replaces it; a copy of a
 #   missing source is FAILED with the worker's own message; copy_stop
-#   removes the Job;
+#   removes the Job; a throttled copy is polled with 0 < done < total, read
+#   from the progress lines in its pod's log;
 # - vm_delete removes the VM, its volumes and its Jobs, and only ferry's.
 # usage: target.sh KVDRV FERRY
 # shellcheck disable=SC2016,SC2119  # JSON in single quotes; fakekube_require takes no args here
@@ -57,6 +65,31 @@ JOBS=/apis/batch/v1/namespaces/prod/jobs
 VMS=/apis/kubevirt.io/v1/namespaces/prod/virtualmachines
 OWNER='labelSelector=app.kubernetes.io%2Fmanaged-by%3Dferry%2Cferry.dev%2Ftarget-vm%3Dweb-01'
 
+# --- a cluster given by url and token, not a kubeconfig
+SECRET=s3cr3t-not-the-token
+fakekube_client_cert "$dir/other" other >/dev/null || fail "making another CA"
+url() { "$kvdrv" --url "$FAKEKUBE_URL" --vm nothing "$@" vm-exists; }
+expect "url, token, cacert" "$(url --token "$FAKEKUBE_TOKEN" --cacert "$FAKEKUBE_CACERT")" absent
+expect "url, token, insecureSkipVerify" "$(url --token "$FAKEKUBE_TOKEN" --insecure)" absent
+expect "insecureSkipVerify ignores cacert (as Forklift)" \
+	"$(url --token "$FAKEKUBE_TOKEN" --cacert "$dir/other/client-ca.pem" --insecure)" absent
+expect "the url wins over a kubeconfig" \
+	"$(url --kubeconfig "$dir/nope" --token "$FAKEKUBE_TOKEN" --cacert "$FAKEKUBE_CACERT")" absent
+expect_match "a CA that did not sign the server" \
+	"$(url --token "$FAKEKUBE_TOKEN" --cacert "$dir/other/client-ca.pem")" \
+	"error certificate: kube: get virtualmachines/prod/nothing: $FAKEKUBE_URL: *"
+expect_match "no CA: the system's store does not know the fake" \
+	"$(url --token "$FAKEKUBE_TOKEN")" "error certificate: *"
+expect "url without a token" "$(url --insecure)" \
+	"error invalid: kubevirt target: cluster $FAKEKUBE_URL: no token (a cluster given by url needs the token of a service account)"
+out=$(FERRY_LOG=debug url --token "$SECRET" --cacert "$FAKEKUBE_CACERT" 2>"$dir/debug.log") || :
+expect "a wrong token: 401 Unauthorized" "$out" \
+	"error auth: kube: get virtualmachines/prod/nothing: 401 Unauthorized: Unauthorized"
+grep -q "debug: kube: GET" "$dir/debug.log" || fail "no debug log to look for the token in"
+! grep -q "$SECRET" "$dir/debug.log" || fail "the token is in the debug log"
+expect "the fake refused the token" "$(fk_log_requests "r['auth'] == 'bad'")" \
+	"401 GET /apis/kubevirt.io/v1/namespaces/prod/virtualmachines/nothing -"
+
 # The VM of most calls: two disks (Filesystem, Block) in storage class
 # "local", a pod NIC and a multus NIC.
 VM="--kubeconfig $KC --image quay.io/ferry/ferry:test --disk web-01-disk-0:4M:local
@@ -89,6 +122,38 @@ expect "volume too small" "$("$kvdrv" --kubeconfig "$KC" --disk web-01-disk-0:8M
 create $API/persistentvolumeclaims '{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"other-disk-0"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Mi"}},"storageClassName":"local"}}'
 expect "foreign volume" "$("$kvdrv" --kubeconfig "$KC" --volumes pvc --vm other --disk other-disk-0:1M:local disk-create 0)" \
 	"error conflict: PersistentVolumeClaim prod/other-disk-0 exists and was not made by ferry for disk 0 of VM other; remove it, or name the volume otherwise (pvcNameTemplate)"
+
+# --- the cluster's default StorageClass, for a disk the StorageMap gives none
+expect "no class, no default class" "$("$kvdrv" --kubeconfig "$KC" --vm plain --disk plain-disk-0:1M disk-create 0)" \
+	"error not-found: no storage class in the StorageMap and the cluster has no default StorageClass (disk plain-disk-0)"
+# a claim without a class waits for a default class, as in a cluster
+create $API/persistentvolumeclaims '{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"bare"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Mi"}}}}'
+waiting() { fk_api GET "$API/events?fieldSelector=involvedObject.name%3Dbare" >/dev/null && j .items[0].reason >/dev/null; }
+fk_wait 5 waiting || fail "no event for the claim without a class"
+expect "FailedBinding event" "$(j .items[0].reason): $(j .items[0].message)" \
+	"FailedBinding: no persistent volumes available for this claim and no storage class is set"
+fk_api GET $API/persistentvolumeclaims/bare >/dev/null
+expect "a claim without a class, no default: Pending" "$(j .status.phase) $(j .spec.storageClassName || echo none)" "Pending none"
+create /apis/storage.k8s.io/v1/storageclasses '{"apiVersion":"storage.k8s.io/v1","kind":"StorageClass","metadata":{"name":"standard","annotations":{"storageclass.kubernetes.io/is-default-class":"true"}},"provisioner":"rbd.csi.ceph.com"}'
+create /apis/storage.k8s.io/v1/storageclasses '{"apiVersion":"storage.k8s.io/v1","kind":"StorageClass","metadata":{"name":"virt","annotations":{"storageclass.kubevirt.io/is-default-virt-class":"true"}},"provisioner":"nfs.csi.k8s.io"}'
+bound() { fk_api GET $API/persistentvolumeclaims/bare >/dev/null && [ "$(j .status.phase)" = Bound ]; }
+fk_wait 5 bound || fail "the bare claim did not bind once a default class appeared"
+expect "it got the default class" "$(j .spec.storageClassName)" standard
+# a DataVolume: CDI's default virtualization class; a PVC: the default class
+expect "default class: DataVolume" "$("$kvdrv" --kubeconfig "$KC" --vm plain --disk plain-disk-0:1M disk-create 0)" \
+	"kubevirt://prod/plain-disk-0"
+fk_api GET $CDI/plain-disk-0 >/dev/null
+expect "the DataVolume names CDI's default and has its provisioner's modes" \
+	"$(j .spec.storage.storageClassName) $(j .spec.storage.volumeMode) $(j .spec.storage.accessModes[0])" \
+	"virt Filesystem ReadWriteMany"
+expect "default class: PVC" "$("$kvdrv" --kubeconfig "$KC" --volumes pvc --vm plain-pvc --disk plain-pvc-disk-0:1M disk-create 0)" \
+	"kubevirt://prod/plain-pvc-disk-0"
+fk_api GET $API/persistentvolumeclaims/plain-pvc-disk-0 >/dev/null
+expect "the PVC names the default class and has its provisioner's modes" \
+	"$(j .spec.storageClassName) $(j .spec.volumeMode) $(j .spec.accessModes[0])" \
+	"standard Block ReadWriteMany"
+expect "cleaned up" "$("$kvdrv" --kubeconfig "$KC" --vm plain vm-delete) $("$kvdrv" --kubeconfig "$KC" --vm plain-pvc vm-delete)" "ok ok"
+fk_api DELETE $API/persistentvolumeclaims/bare >/dev/null || fail "deleting the bare claim"
 
 # --- the VirtualMachine
 expect "network missing" "$(kv vm-create)" \
@@ -167,7 +232,7 @@ expect "copy_start" "$(kv copy-start 0 "$src" $OP1 --request-size 64K)" ok
 fk_api GET $JOBS/web-01-disk-0-copy >/dev/null
 uid=$(j .metadata.uid)
 expect "Job command" "$(j .spec.template.spec.containers[0].command) $(j .spec.template.spec.containers[0].args)" \
-	"[\"ferry\", \"copy\"] [\"--request-size\", \"64K\", \"$src\", \"/var/lib/ferry/disk/disk.img\"]"
+	"[\"ferry\", \"copy\"] [\"--progress-fd\", \"1\", \"--request-size\", \"64K\", \"$src\", \"/var/lib/ferry/disk/disk.img\"]"
 expect "Job op label" "$(j '.metadata.labels["ferry.dev/op"]') $(j '.spec.template.metadata.labels["ferry.dev/op"]')" \
 	"$OP1 $OP1"
 expect "copy_start again" "$(kv copy-start 0 "$src" $OP1)" ok
@@ -236,6 +301,58 @@ cmp -n 4194304 "$src" "$(claim_file db-disk-0)" || fail "claim db-disk-0 differs
 echo "ok - the Job copied the image into the PVC"
 expect "pvc vm_delete" "$(kp vm-delete) $(kp vm-exists)" "ok absent"
 expect "PVCs and Jobs gone" "$(count "$API/persistentvolumeclaims?$DBSEL") $(count "$JOBS?$DBSEL")" "0 0"
+
+# --- generateName (pvcNameTemplateUseGenerateName): the server names the
+# volume; ferry finds it again by its labels. A throttled copy into it shows
+# its progress while it runs.
+GEN="--kubeconfig $KC --image quay.io/ferry/ferry:test --generate-name --vm gen
+	--disk gen-disk-0:1M:local"
+# shellcheck disable=SC2086  # GEN is a list of options
+kg() { "$kvdrv" $GEN "$@"; }
+uri=$(kg disk-create 0)
+expect_match "disk_create with generateName" "$uri" "kubevirt://prod/gen-disk-0-?????"
+expect "disk_create again finds it" "$(kg disk-create 0)" "$uri"
+GENSEL='labelSelector=ferry.dev%2Ftarget-vm%3Dgen'
+expect "one DataVolume" "$(count "$CDI?$GENSEL")" 1
+gen=${uri##*/}
+fk_api GET $CDI/"$gen" >/dev/null || fail "no DataVolume $gen"
+expect "its generateName" "$(j .metadata.generateName)" gen-disk-0-
+expect "vm_create names it" "$(kg vm-create)" ok
+fk_api GET $VMS/gen >/dev/null
+expect "VM volume" "$(j .spec.template.spec.volumes[0].dataVolume.name)" "$gen"
+head -c 1M /dev/urandom >"$dir/rnd.img"
+expect "copy_start, throttled" "$(kg copy-start 0 "$dir/rnd.img" $OP1 --rate-limit 256K --request-size 64K)" ok
+fk_api GET $JOBS/"$gen"-copy >/dev/null || fail "no Job $gen-copy"
+# RUNNING DONE TOTAL, with 0 < DONE < TOTAL at least once
+midway() {
+	polled=$(kg copy-poll 0 $OP1)
+	case $polled in
+	"RUNNING 0 "*) return 1 ;;
+	"RUNNING "*)
+		# shellcheck disable=SC2086  # the words of one answer
+		set -- $polled
+		[ "$2" -lt "$3" ] && [ "$3" = 1048576 ]
+		;;
+	*) fail "copy ended before a poll saw it midway: $polled" ;;
+	esac
+}
+fk_wait 10 midway || fail "no poll saw the copy midway: $polled"
+echo "ok - copy_poll midway: $polled"
+expect_match "progress read from the pod's log" \
+	"$(fk_log_requests "r['path'].endswith('/log')" | tail -n 1)" \
+	"200 GET /api/v1/namespaces/prod/pods/$gen-copy-?????/log?container=copy&tailLines=10 -"
+wait_phase kg 0 $OP1 DONE
+expect "copy_poll DONE" "$polled" "DONE 1048576 1048576"
+cmp "$dir/rnd.img" "$(claim_file "$gen")" || fail "claim $gen differs from the source"
+echo "ok - the Job copied the image into the generated claim"
+expect "vm_delete" "$(kg vm-delete)" ok
+expect "its volumes and Jobs gone" "$(count "$CDI?$GENSEL") $(count "$JOBS?$GENSEL")" "0 0"
+# the random characters met a name in use: try again, with new ones
+fk_control POST /_fake/inject '{"method":"POST","path":"/datavolumes$","code":409,"reason":"AlreadyExists","count":1}' >/dev/null
+expect "a generated name that is taken" "$(kg disk-create 0)" \
+	"error retryable: kube: create datavolumes/prod/gen-disk-0-*: 409 AlreadyExists: fake: injected 409"
+expect_match "made on the next try" "$(kg disk-create 0)" "kubevirt://prod/gen-disk-0-?????"
+expect "vm_delete again" "$(kg vm-delete)" ok
 
 # --- the kubeconfig from $KUBECONFIG; one that cannot be read
 expect "KUBECONFIG" "$(KUBECONFIG=$KC "$kvdrv" --vm nothing vm-exists)" absent

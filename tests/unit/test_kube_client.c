@@ -828,6 +828,61 @@ static void test_watch(void **state)
 	assert_string_equal(err.msg, "kube: watch jobs/ns: event 1 is not an event");
 }
 
+/* pods/log: text, not JSON; the tail asked for; errors as for JSON. */
+static void test_pod_log(void **state)
+{
+	struct fx *fx = *state;
+	struct ferry_kube_ref r = {FERRY_KUBE_PODS, "ns", "j-x7k2p"};
+	struct ferry_kube_log_opts lo = {"copy", 10, 0};
+	struct ferry_err err = FERRY_ERR_INIT;
+	char *text;
+	size_t len;
+
+	SCRIPT(fx->s, {503, "", NULL, false},
+	       {200, "progress 1 4 1\nprogress 2 4 2\n", NULL, false});
+	assert_int_equal(ferry_kube_pod_log(fx->k, &r, &lo, &text, &len, &err), 0);
+	assert_string_equal(text, "progress 1 4 1\nprogress 2 4 2\n");
+	assert_int_equal(len, strlen(text));
+	free(text);
+	assert_int_equal(fx->s->nseen, 2); /* a GET: the 503 was retried */
+	assert_string_equal(fx->s->seen[1].method, "GET");
+	assert_string_equal(fx->s->seen[1].uri,
+			    "/api/v1/namespaces/ns/pods/j-x7k2p/log?container=copy&tailLines=10");
+	assert_string_equal(fx->s->seen[1].accept, "text/plain, */*");
+	assert_string_equal(fx->s->seen[1].auth, "Bearer s3cr3t-token");
+
+	/* the whole log of the only container */
+	SCRIPT(fx->s, {200, "", NULL, false});
+	assert_int_equal(ferry_kube_pod_log(fx->k, &r, NULL, &text, &len, &err), 0);
+	assert_string_equal(text, "");
+	assert_int_equal(len, 0);
+	free(text);
+	assert_string_equal(fx->s->seen[0].uri, "/api/v1/namespaces/ns/pods/j-x7k2p/log");
+
+	SCRIPT(fx->s,
+	       {400,
+		"{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"container "
+		"\\\"copy\\\" in pod \\\"j-x7k2p\\\" is waiting to start: ContainerCreating\","
+		"\"reason\":\"BadRequest\",\"code\":400}",
+		NULL, false});
+	assert_int_equal(ferry_kube_pod_log(fx->k, &r, &lo, &text, &len, &err), -1);
+	assert_null(text);
+	assert_int_equal(err.code, FERRY_E_INVALID);
+	assert_string_equal(err.msg, "kube: get pods/ns/j-x7k2p/log: 400 BadRequest: container "
+				     "\"copy\" in pod \"j-x7k2p\" is waiting to start: "
+				     "ContainerCreating");
+
+	/* a longer answer than the caller takes */
+	lo.max_bytes = 8;
+	SCRIPT(fx->s, {200, "progress 1 4 1\n", NULL, false});
+	assert_int_equal(ferry_kube_pod_log(fx->k, &r, &lo, &text, &len, &err), -1);
+	assert_int_equal(err.code, FERRY_E_LIMIT);
+
+	r.name = NULL;
+	assert_int_equal(ferry_kube_pod_log(fx->k, &r, &lo, &text, &len, &err), -1);
+	assert_int_equal(err.code, FERRY_E_INVALID);
+}
+
 static void test_transport_errors(void **state)
 {
 	struct ferry_kubeconfig kc = FERRY_KUBECONFIG_INIT;
@@ -1047,6 +1102,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pod_log, setup, teardown),
 		cmocka_unit_test(test_transport_errors),
 		cmocka_unit_test_setup_teardown(test_basic_auth_and_server_name, setup, teardown),
 		cmocka_unit_test(test_tls),

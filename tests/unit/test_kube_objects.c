@@ -445,6 +445,58 @@ static void test_dv_modes_from_provisioner(void **state)
 	json_decref(j);
 }
 
+/* Forklift's pvcNameTemplateUseGenerateName: the server names the volume
+ * (golden files for kubectl create, integration.kube.kubectl-golden). */
+static void test_generate_name(void **state)
+{
+	struct ferry_target_vm vm = db_vm();
+	struct ferry_kube_volume_opts o = {.generate_name = true};
+	json_t *dv, *pvc;
+	(void)state;
+
+	dv = build_dv(&vm, 0, &o);
+	pvc = build_pvc(&vm, 1, &o);
+	check_golden(dv, "dv-generate-name.json");
+	check_golden(pvc, "pvc-generate-name.json");
+	assert_null(at(dv, "metadata/name"));
+	assert_string_equal(at(dv, "metadata/generateName"), "db-disk-0-");
+	assert_string_equal(at(pvc, "metadata/generateName"), "db-disk-1-");
+	/* the labels find it again, whatever name it got */
+	assert_string_equal(at(dv, "metadata/labels/ferry.dev~1disk"), "0");
+	assert_string_equal(at(pvc, "metadata/labels/ferry.dev~1target-vm"), "db");
+	json_decref(dv);
+	json_decref(pvc);
+}
+
+/* A disk without a class gets the one the target read as the cluster's
+ * default, named in the volume; a disk's own class wins. */
+static void test_default_class(void **state)
+{
+	static const struct ferry_target_disk disks[] = {
+		{"v-disk-0", GIB, NULL, NULL, NULL, "virtio"},
+		{"v-disk-1", GIB, "gold", NULL, NULL, "virtio"},
+	};
+	struct ferry_target_vm vm = web_vm();
+	struct ferry_kube_volume_opts o = {.storage_class = "standard",
+					   .provisioner = "rbd.csi.ceph.com"};
+	json_t *j;
+	(void)state;
+
+	vm.disks = disks;
+	vm.ndisks = 2;
+	j = build_dv(&vm, 0, &o);
+	assert_string_equal(at(j, "spec/storage/storageClassName"), "standard");
+	assert_string_equal(at(j, "spec/storage/volumeMode"), "Block");
+	json_decref(j);
+	j = build_pvc(&vm, 0, &o);
+	assert_string_equal(at(j, "spec/storageClassName"), "standard");
+	assert_string_equal(at(j, "spec/accessModes/0"), "ReadWriteMany");
+	json_decref(j);
+	j = build_dv(&vm, 1, &o);
+	assert_string_equal(at(j, "spec/storage/storageClassName"), "gold");
+	json_decref(j);
+}
+
 static void test_pvc(void **state)
 {
 	struct ferry_target_vm vm = db_vm();
@@ -559,7 +611,7 @@ static void test_quantity(void **state)
 
 static void test_jobs(void **state)
 {
-	static const char *const args[] = {"--verify", "--progress-fd=2"};
+	static const char *const args[] = {"--verify", "--rate-limit=100M"};
 	static const struct ferry_target_label sel[] = {{"ferry.dev/transfer", "true"}};
 	struct ferry_target_vm vm = db_vm();
 	struct ferry_kube_job_opts o = {
@@ -620,6 +672,9 @@ static void test_job_rejects(void **state)
 	REJECT(b.name = "Bad", "Job name \"Bad\"");
 	REJECT(b.claim = "a/b", "claim name \"a/b\"");
 	REJECT(b.backoff_limit = -1, "backoff limit -1");
+	static const char *const progress[] = {"--verify", "--progress-fd=2"};
+	REJECT((b.copy_args = progress, b.ncopy_args = 2),
+	       "copy argument --progress-fd=2: the Job writes its progress to standard output");
 #undef REJECT
 	assert_int_equal(ferry_kube_job_build(&vm, 5, &o, &j, &err), -1);
 	assert_int_equal(err.code, FERRY_E_INTERNAL);
@@ -794,6 +849,8 @@ int main(void)
 		cmocka_unit_test(test_dv_sizing),
 		cmocka_unit_test(test_dv_modes_from_provisioner),
 		cmocka_unit_test(test_pvc),
+		cmocka_unit_test(test_generate_name),
+		cmocka_unit_test(test_default_class),
 		cmocka_unit_test(test_volume_rejects),
 		cmocka_unit_test(test_volume_bytes),
 		cmocka_unit_test(test_quantity),

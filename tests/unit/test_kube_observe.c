@@ -1,7 +1,8 @@
 /* providers/kubevirt/observe: what the KubeVirt target reads back from a
  * cluster, interpreted without one: the VirtualMachine digest that drift
- * detection compares, Kubernetes quantities, and a transfer Job's outcome
- * with the worker's own error message.
+ * detection compares, Kubernetes quantities, a transfer Job's outcome
+ * with the worker's own error message, a running copy's progress from its
+ * log, and the cluster's default StorageClass.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -282,12 +283,129 @@ static void test_job_failed(void **state)
 					"was active longer than specified deadline");
 }
 
+/* ---- a running copy's progress ------------------------------------------------------- */
+
+static void test_running_pod(void **state)
+{
+	json_t *pods = parse("[{\"metadata\":{\"name\":\"j-aaaaa\",\"creationTimestamp\":\"2026-01-"
+			     "01T10:00:00Z\"},"
+			     "\"status\":{\"phase\":\"Failed\"}},"
+			     "{\"metadata\":{\"name\":\"j-bbbbb\",\"creationTimestamp\":\"2026-01-"
+			     "01T10:00:05Z\"},"
+			     "\"status\":{\"phase\":\"Running\"}},"
+			     "{\"metadata\":{\"name\":\"j-ccccc\",\"creationTimestamp\":\"2026-01-"
+			     "01T10:00:09Z\"},"
+			     "\"status\":{\"phase\":\"Pending\"}}]");
+	json_t *none =
+		parse("[{\"metadata\":{\"name\":\"j-x\"},\"status\":{\"phase\":\"Succeeded\"}}]");
+	(void)state;
+
+	/* the newest Running one: not the newer Pending pod, not the Failed one */
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(ferry_kube_running_pod(pods), "metadata"), "name")),
+		"j-bbbbb");
+	assert_null(ferry_kube_running_pod(none));
+	assert_null(ferry_kube_running_pod(NULL));
+	json_decref(pods);
+	json_decref(none);
+}
+
+static void test_log_progress(void **state)
+{
+	static const struct {
+		const char *log;
+		bool found;
+		uint64_t done, total;
+	} cases[] = {
+		{"progress 0 4194304 0\nprogress 1048576 4194304 1048576\n", true, 1048576,
+		 4194304},
+		/* an error or report after the last progress line */
+		{"progress 10 20 10\nferry copy: nbd://h/e: read: EOF\n", true, 10, 20},
+		/* the last line is being written: the one before counts */
+		{"progress 10 20 10\nprogress 15 2", true, 10, 20},
+		{"progress 10 20 10\r\n", true, 10, 20},
+		/* done beyond total is cut */
+		{"progress 30 20 30\n", true, 20, 20},
+		/* not progress lines */
+		{"copied 4.0 MiB in 1.00 s\n", false, 0, 0},
+		{"progress 1 2\n", false, 0, 0},
+		{"progress -1 2 3\n", false, 0, 0},
+		{"progress 1  2 3\n", false, 0, 0},
+		{"progress 1 2 3 4\n", false, 0, 0},
+		{"xprogress 1 2 3\n", false, 0, 0},
+		{"progress 99999999999999999999 2 3\n", false, 0, 0},
+		{"progress 1 2 3", false, 0, 0},
+		{"", false, 0, 0},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		uint64_t done = 7, total = 7;
+		bool found =
+			ferry_kube_log_progress(cases[i].log, strlen(cases[i].log), &done, &total);
+
+		if (found != cases[i].found)
+			fail_msg("case %zu: found %d", i, found);
+		if (found && (done != cases[i].done || total != cases[i].total))
+			fail_msg("case %zu: %llu %llu", i, (unsigned long long)done,
+				 (unsigned long long)total);
+	}
+}
+
+/* ---- the default StorageClass ----------------------------------------------------------- */
+
+static const char *name_of(json_t *o)
+{
+	return json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+}
+
+static void test_default_class(void **state)
+{
+	/* standard: the default; gold: an older default; beta-only: the beta
+	 * annotation; virt: CDI's default for virtual machine disks; off: "false" */
+	json_t *classes = parse(
+		"[{\"metadata\":{\"name\":\"off\",\"creationTimestamp\":\"2026-01-03T00:00:00Z\","
+		"\"annotations\":{\"storageclass.kubernetes.io/is-default-class\":\"false\"}}},"
+		"{\"metadata\":{\"name\":\"gold\",\"creationTimestamp\":\"2026-01-01T00:00:00Z\","
+		"\"annotations\":{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}},"
+		"{\"metadata\":{\"name\":\"standard\",\"creationTimestamp\":\"2026-01-02T00:00:"
+		"00Z\","
+		"\"annotations\":{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}},"
+		"{\"metadata\":{\"name\":\"virt\",\"creationTimestamp\":\"2025-01-01T00:00:00Z\","
+		"\"annotations\":{\"storageclass.kubevirt.io/is-default-virt-class\":\"true\"}}}]");
+	json_t *ties = parse(
+		"[{\"metadata\":{\"name\":\"b\",\"creationTimestamp\":\"2026-01-01T00:00:00Z\","
+		"\"annotations\":{\"storageclass.beta.kubernetes.io/is-default-class\":\"true\"}}},"
+		"{\"metadata\":{\"name\":\"a\",\"creationTimestamp\":\"2026-01-01T00:00:00Z\","
+		"\"annotations\":{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}},"
+		"{\"metadata\":{\"name\":\"c\",\"creationTimestamp\":\"2026-01-01T00:00:00Z\"}}]");
+	json_t *none = parse("[{\"metadata\":{\"name\":\"plain\"}}]");
+	(void)state;
+
+	/* the newest of two defaults, as the DefaultStorageClass admission */
+	assert_string_equal(name_of(ferry_kube_default_storage_class(classes, false)), "standard");
+	/* a DataVolume: CDI's virt default first, however old */
+	assert_string_equal(name_of(ferry_kube_default_storage_class(classes, true)), "virt");
+	/* same time: the lower name; the beta annotation counts */
+	assert_string_equal(name_of(ferry_kube_default_storage_class(ties, false)), "a");
+	assert_string_equal(name_of(ferry_kube_default_storage_class(ties, true)), "a");
+	json_array_remove(ties, 1);
+	assert_string_equal(name_of(ferry_kube_default_storage_class(ties, false)), "b");
+	assert_null(ferry_kube_default_storage_class(none, false));
+	assert_null(ferry_kube_default_storage_class(none, true));
+	json_decref(classes);
+	json_decref(ties);
+	json_decref(none);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_digest),	    cmocka_unit_test(test_quantity),
-		cmocka_unit_test(test_job_running), cmocka_unit_test(test_job_done),
-		cmocka_unit_test(test_job_failed),
+		cmocka_unit_test(test_digest),	     cmocka_unit_test(test_quantity),
+		cmocka_unit_test(test_job_running),  cmocka_unit_test(test_job_done),
+		cmocka_unit_test(test_job_failed),   cmocka_unit_test(test_running_pod),
+		cmocka_unit_test(test_log_progress), cmocka_unit_test(test_default_class),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
