@@ -61,6 +61,9 @@ struct ferry_config {
 		/* warm: how long a precopy round waits after the last before it
 		 * takes the next snapshot (Forklift's controller_precopy_interval) */
 		unsigned precopy_interval_ms; /* 60 min */
+		/* how long a guest may take to shut down before the source VM is
+		 * powered off */
+		unsigned guest_shutdown_ms; /* 5 min */
 		struct ferry_provider_limit *providers;
 		size_t nproviders;
 	} limits;

@@ -749,10 +749,6 @@ static enum hres h_hook(struct vctx *x)
 		       "it");
 }
 
-/* How long a guest may take to shut down before the source VM is powered
- * off hard (Forklift waits as long). */
-#define GUEST_SHUTDOWN_S 300
-
 /* The source VM's power state now: the driver's answer when it can give
  * one, else the inventory's of this pass. Caller frees. */
 static char *power_now(struct vctx *x, struct ferry_err *err)
@@ -831,14 +827,21 @@ static bool target_running(const struct vctx *x)
 	return stored < 0 ? x->v->tvm.running : stored == 1;
 }
 
-/* PowerOffSource: the guest is asked to shut down, then the VM is powered
- * off (the driver does both, and nothing when it is off already). */
+/* The result of a power-off operation whose guest was asked to shut down
+ * (then WaitForPowerOff powers the VM off when the guest takes too long). */
+#define GUEST_ASKED "guest asked"
+
+/* PowerOffSource: the guest is asked to shut down (WaitForPowerOff then
+ * waits, and powers the VM off after [limits] guest_shutdown_timeout), or,
+ * when it cannot be asked, the VM is powered off. Nothing when it is off. */
 static enum hres h_power_off(struct vctx *x)
 {
 	struct ferry_engine *e = x->e;
 	struct ferry_err err = FERRY_ERR_INIT;
 	const struct src *s = x->p->src;
+	const char *how = "Off";
 	char id[32], *state;
+	int rc;
 
 	if (!s || !x->v->src)
 		return fail(x, "the VM is no longer in the source's inventory");
@@ -862,7 +865,18 @@ static enum hres h_power_off(struct vctx *x)
 		return fail(x, "journal: %s", err.msg);
 	if (!durable(x))
 		return H_DEFER; /* powered off once the journal says it starts */
-	if (s->ops->power_off(s->s, x->v->src, GUEST_SHUTDOWN_S, &err)) {
+	rc = -1;
+	if (s->ops->guest_shutdown) {
+		if (!(rc = s->ops->guest_shutdown(s->s, x->v->src, &err)))
+			how = GUEST_ASKED;
+		else if (err.code == FERRY_E_UNSUPPORTED)
+			ferry_info("%s %s: %s; powering it off", x->k.plan, x->v->name, err.msg);
+	}
+	if (rc && (!s->ops->guest_shutdown || err.code == FERRY_E_UNSUPPORTED))
+		rc = s->ops->power_off(
+			s->s, x->v->src,
+			s->ops->guest_shutdown ? 0 : e->cfg->limits.guest_shutdown_ms / 1000, &err);
+	if (rc) {
 		if (ferry_err_retryable(err.code)) {
 			ferry_warn("%s %s: powering the source VM off: %s (trying again)",
 				   x->k.plan, x->v->name, err.msg);
@@ -871,21 +885,26 @@ static enum hres h_power_off(struct vctx *x)
 		ferry_journal_op_end(e->j, id, false, err.msg, NULL);
 		return fail(x, "powering the source VM off: %s", err.msg);
 	}
-	if (ferry_journal_op_end(e->j, id, true, "Off", &err))
+	if (ferry_journal_op_end(e->j, id, true, how, &err))
 		return fail(x, "journal: %s", err.msg);
-	say(e, "%s %s: the source VM is off", x->k.plan, x->v->name);
+	say(e, "%s %s: %s", x->k.plan, x->v->name,
+	    strcmp(how, GUEST_ASKED) ? "the source VM is off" : "the guest was asked to shut down");
 	return H_DONE;
 }
 
-/* WaitForPowerOff: done once the source says Off; until then, the next
- * pass asks again. */
+/* WaitForPowerOff: done once the source says Off; until then the next pass
+ * asks again, and once the guest has had guest_shutdown_timeout since it
+ * was asked, the VM is powered off. */
 static enum hres h_wait_power_off(struct vctx *x)
 {
+	struct ferry_engine *e = x->e;
+	const struct src *s = x->p->src;
 	struct ferry_err err = FERRY_ERR_INIT;
-	char *state;
+	char id[32], *state, *how = NULL;
+	int64_t asked = 0;
 	bool off;
 
-	if (!x->p->src || !x->v->src)
+	if (!s || !x->v->src)
 		return fail(x, "the VM is no longer in the source's inventory");
 	if (!(state = power_now(x, &err))) {
 		if (ferry_err_retryable(err.code))
@@ -894,7 +913,27 @@ static enum hres h_wait_power_off(struct vctx *x)
 	}
 	off = !strcmp(state, "Off");
 	free(state);
-	return off ? H_DONE : H_WAIT;
+	if (off)
+		return H_DONE;
+	op_id(x->k.plan, x->k.migration, x->k.vm_id, "power-off", id);
+	if (ferry_journal_op_detail(e->j, id, &how, NULL, &asked, &err) &&
+	    err.code != FERRY_E_NOT_FOUND)
+		return fail(x, "journal: %s", err.msg);
+	off = how && !strcmp(how, GUEST_ASKED) && s->ops->power_off &&
+	      time(NULL) - asked >= (int64_t)(e->cfg->limits.guest_shutdown_ms / 1000);
+	free(how);
+	if (!off)
+		return H_WAIT;
+	ferry_warn("%s %s: the source VM is still on %u s after its guest was asked to shut down; "
+		   "powering it off",
+		   x->k.plan, x->v->name, e->cfg->limits.guest_shutdown_ms / 1000);
+	if (s->ops->power_off(s->s, x->v->src, 0, &err)) {
+		if (ferry_err_retryable(err.code))
+			return H_WAIT;
+		return fail(x, "powering the source VM off: %s", err.msg);
+	}
+	say(e, "%s %s: the source VM was powered off", x->k.plan, x->v->name);
+	return H_DONE;
 }
 
 /* ---- warm: snapshots and precopy rounds ----------------------------------

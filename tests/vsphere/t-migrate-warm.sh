@@ -7,9 +7,11 @@
 #   run 2: snapshot 0 removed, snapshot 1, only what changed since
 #   snapshot 0's change id copied, paused again
 #   (the guest writes; the cutover time is pushed)
-#   run 3: the VM is shut down, snapshot 1 removed, the final snapshot,
-#   what changed since snapshot 1 copied, the final snapshot removed, the
-#   target VM created
+#   run 3: the guest is asked to shut down, and ignores it (the proxy
+#   swallows ShutdownGuest): the run ends with the VM waiting, still on
+#   run 4, after guest_shutdown_timeout: the VM is powered off, snapshot 1
+#   removed, the final snapshot taken, what changed since snapshot 1
+#   copied, the final snapshot removed, the target VM created
 # Each round must read no more than the bytes the guest wrote (the proxy
 # answers from this test's record of what it wrote); the target disk must
 # equal the source; at most one snapshot of ferry's exists at a time and
@@ -68,7 +70,7 @@ EOR
 	mv "$dir/rec.tmp" "$dir/rec.json"
 }
 record '[]' '[]'
-cbtproxy_start "$dir/rec.json" -max-areas 2
+cbtproxy_start "$dir/rec.json" -max-areas 2 -ignore-shutdown
 
 pass="pw-$$-not-in-any-output"
 mkdir -p "$dir/src" "$dir/secrets/mig"
@@ -147,6 +149,7 @@ branch = main
 data_dir = data
 [limits]
 precopy_interval = $1
+guest_shutdown_timeout = 2s
 [target]
 type = local
 dir = target
@@ -228,9 +231,17 @@ vcsim_set_disk "$vm" "$key" $size "$cid2" || vs_fail "changeId 2"
 migration "$(date -u -d '-1 minute' +%Y-%m-%dT%H:%M:%SZ)" "cutover now"
 reconcile run3
 vs_has "cutover" "$(cat "$dir/run3.txt")" "CopyingPaused -> StorePowerState"
-vs_has "penultimate removed" "$(cat "$dir/run3.txt")" "RemovePenultimateSnapshot -> CreateFinalSnapshot"
-vs_has "final copy" "$(cat "$dir/run3.txt")" "Finalize -> RemoveFinalSnapshot"
-vs_has "completed" "$(cat "$dir/run3.txt")" "settled: 1 completed, 0 failed"
+vs_has "the guest asked" "$(cat "$dir/run3.txt")" "the guest was asked to shut down"
+vs_has "waiting for it" "$(cat "$dir/run3.txt")" "PowerOffSource -> WaitForPowerOff"
+vs_has "the run does not block" "$(cat "$dir/run3.txt")" "1 waiting"
+grep -q "SOAP ShutdownGuest (ignored)" "$CBTPROXY_LOG" || vs_fail "ShutdownGuest never came"
+vs_expect "the guest ignored it" "$(vcsim_prop VirtualMachine "$vm" runtime.powerState)" poweredOn
+sleep 2
+reconcile run4
+vs_has "powered off after the timeout" "$(cat "$dir/run4.txt")" "still on 2 s after its guest was asked to shut down; powering it off"
+vs_has "penultimate removed" "$(cat "$dir/run4.txt")" "RemovePenultimateSnapshot -> CreateFinalSnapshot"
+vs_has "final copy" "$(cat "$dir/run4.txt")" "Finalize -> RemoveFinalSnapshot"
+vs_has "completed" "$(cat "$dir/run4.txt")" "settled: 1 completed, 0 failed"
 new_ops 2
 b2=$(round_bytes 2)
 echo "ok - cutover: read $b2 bytes for 16384 written"
