@@ -28,6 +28,13 @@ struct ferry_target_config {
 	const struct ferry_target_label *worker_node_selector;
 	size_t nworker_node_selector;
 	const char *worker_cpu, *worker_memory; /* requests (and limits), quantities, or NULL */
+	/* kubevirt, a cluster given by address (Forklift's destination
+	 * Provider of type openshift with a url and a token Secret): when url
+	 * is set it is used instead of kubeconfig / in-cluster / context. */
+	const char *url;	   /* API server, "https://api.example:6443"; NULL: not given */
+	const char *token;	   /* bearer token, required with url; never logged */
+	const char *cacert;	   /* PEM text of the CA to trust; NULL: the system's store */
+	bool insecure_skip_verify; /* do not verify the server (cacert is then ignored) */
 };
 
 struct ferry_target_disk {

@@ -15,6 +15,7 @@
 #include "reconciler/sources.h"
 #include "reconciler/status.h"
 #include "reconciler/sync.h"
+#include "reconciler/targets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,17 @@ struct src {
 	struct ferry_inventory inv;
 	char *error; /* why it cannot be used this pass, or NULL */
 	bool seen;   /* used by a plan in the last pass */
+	size_t n;    /* its index: its work directory is WORK/sN */
+};
+
+/* A target in use: ferry.ini's (key "") or a destination Provider's
+ * ("namespace/name", a cluster given by url), opened on first use. */
+struct tgt {
+	char *key;
+	const struct ferry_target_ops *ops;
+	struct ferry_target *t;
+	char *error; /* why it cannot be used (it is tried again next pass) */
+	bool seen;   /* tried in this pass */
 };
 
 /* A copy of one disk: a `ferry copy` child process, or (remote) a copy the
@@ -63,7 +75,8 @@ struct worker {
 	uint64_t done, total;
 	bool exited;
 	int status;
-	size_t src; /* index into the engine's sources (which may move) */
+	struct src *src;
+	struct tgt *tgt; /* where it writes */
 	struct ferry_disk_access acc;
 	bool acc_open;
 	char *out_path; /* its -o json report */
@@ -112,14 +125,14 @@ struct ferry_engine {
 	struct ferry_forkserver *fs; /* started by the first copy; NULL: not (yet) */
 	bool fs_failed;		     /* it could not start or died: spawn directly */
 	char *work;		     /* DATA_DIR/work */
-	const struct ferry_target_ops *tops;
-	struct ferry_target *t;
+	struct tgt **tgts;	     /* each allocated alone: plans point to them */
+	size_t ntgts, tgts_cap;
 	char *target_dir;
 	struct ferry_model model;
 	char model_sha[FERRY_SHA_HEX];
 	bool have_model;
 	char in_force[FERRY_SHA_HEX];
-	struct src *srcs;
+	struct src **srcs; /* each allocated alone: plans and workers point to them */
 	size_t nsrcs, srcs_cap;
 	struct worker *w;
 	size_t nw, wcap;
@@ -130,10 +143,7 @@ struct ferry_engine {
 	bool txn; /* a round's journal transaction is open */
 	struct deferred *def;
 	size_t ndef, defcap;
-	double pass_at;			/* when the last pass began (ferry_monotonic) */
-	struct ferry_target_label *sel; /* [target] worker_node_selector, split */
-	char **sel_str;			/* its strings: key, value, key, ... */
-	size_t nsel;
+	double pass_at; /* when the last pass began (ferry_monotonic) */
 };
 
 /* A VM whose next action waits for the journal writes leading to it to be
@@ -191,13 +201,57 @@ static bool stopping(const struct ferry_engine *e)
 
 /* ---- open / close ----------------------------------------------------------- */
 
+/* The target of destination Provider dest (NULL: ferry.ini's own), opened
+ * now if it is not yet; its error says why it cannot be used. */
+static struct tgt *target_open(struct ferry_engine *e, const struct ferry_provider *dest)
+{
+	char *key = ferry_target_key(e->cfg, dest);
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct ferry_target_params tp;
+	struct tgt *t = NULL;
+
+	for (size_t i = 0; i < e->ntgts && !t; i++)
+		if (!strcmp(e->tgts[i]->key, key))
+			t = e->tgts[i];
+	if (!t) {
+		t = *FERRY_PUSH(e->tgts, e->ntgts, e->tgts_cap) = ferry_xcalloc(1, sizeof *t);
+		t->key = key;
+		key = NULL;
+	}
+	free(key);
+	if (t->t || t->seen)
+		return t; /* open, or failed this pass already */
+	t->seen = true;
+	free(t->error);
+	t->error = NULL;
+	if (ferry_target_params_load(&tp, e->cfg, dest, e->target_dir, &err)) {
+		t->error = ferry_xstrdup(err.msg);
+		return t;
+	}
+	if (!(t->ops = ferry_target_driver(tp.tc.type, &err)) ||
+	    t->ops->open(&t->t, &tp.tc, &err)) {
+		t->t = NULL;
+		t->error = t->key[0]
+				   ? ferry_xasprintf("destination Provider %s: %s", t->key, err.msg)
+				   : ferry_xasprintf("target: %s", err.msg);
+	} else if (!t->ops->copy_start != !t->ops->copy_poll ||
+		   !t->ops->copy_start != !t->ops->copy_stop) {
+		t->error = ferry_xasprintf("target %s: copy_start, copy_poll and copy_stop go "
+					   "together (an internal error)",
+					   tp.tc.type);
+		t->ops->close(t->t);
+		t->t = NULL;
+	}
+	ferry_target_params_release(&tp);
+	return t;
+}
+
 int ferry_engine_open(struct ferry_engine **out, const struct ferry_engine_opts *o,
 		      struct ferry_err *err)
 {
 	struct ferry_engine *e = ferry_xcalloc(1, sizeof *e);
 	const struct ferry_config *c = o->cfg;
 	char *jpath = NULL;
-	struct ferry_target_config tc;
 
 	*out = NULL;
 	e->o = *o;
@@ -226,37 +280,15 @@ int ferry_engine_open(struct ferry_engine **out, const struct ferry_engine_opts 
 		goto fail;
 	e->target_dir = c->target.dir ? ferry_xstrdup(c->target.dir)
 				      : ferry_path_join(c->daemon.data_dir, "target");
-	e->nsel = c->target.nworker_node_selector;
-	e->sel = ferry_xcalloc(e->nsel ? e->nsel : 1, sizeof *e->sel);
-	e->sel_str = ferry_xcalloc(e->nsel ? 2 * e->nsel : 1, sizeof *e->sel_str);
-	for (size_t i = 0; i < e->nsel; i++) {
-		char *kv = c->target.worker_node_selector[i], *eq = strchr(kv, '=');
+	/* the local target is there at once; a cluster is opened when a plan
+	 * first needs it (and an error blocks its VMs, not the reconciler) */
+	if (c->target.type != FERRY_TARGET_KUBEVIRT) {
+		struct tgt *t = target_open(e, NULL);
 
-		e->sel_str[2 * i] = eq ? ferry_xstrndup(kv, (size_t)(eq - kv)) : ferry_xstrdup(kv);
-		e->sel_str[2 * i + 1] = ferry_xstrdup(eq ? eq + 1 : "");
-		e->sel[i] = (struct ferry_target_label){e->sel_str[2 * i], e->sel_str[2 * i + 1]};
-	}
-	tc = (struct ferry_target_config){
-		.type = c->target.type == FERRY_TARGET_KUBEVIRT ? "kubevirt" : "local",
-		.dir = e->target_dir,
-		.kubeconfig = c->target.kubeconfig,
-		.context = c->target.context,
-		.volumes = c->target.volumes,
-		.worker_image = c->target.worker_image,
-		.worker_service_account = c->target.worker_service_account,
-		.worker_node_selector = e->sel,
-		.nworker_node_selector = e->nsel,
-		.worker_cpu = c->target.worker_cpu,
-		.worker_memory = c->target.worker_memory,
-	};
-	if (!(e->tops = ferry_target_driver(tc.type, err)) || e->tops->open(&e->t, &tc, err))
-		goto fail;
-	if (!e->tops->copy_start != !e->tops->copy_poll ||
-	    !e->tops->copy_start != !e->tops->copy_stop) {
-		ferry_err_set(err, FERRY_E_INTERNAL,
-			      "target %s: copy_start, copy_poll and copy_stop go together",
-			      tc.type);
-		goto fail;
+		if (t->error) {
+			ferry_err_set(err, FERRY_E_INVALID, "%s", t->error);
+			goto fail;
+		}
 	}
 	if (c->repo.url && (e->lock >= 0 ? ferry_git_open_config_locked(&e->git, c, err)
 					 : ferry_git_open_config(&e->git, c, err)))
@@ -298,7 +330,7 @@ static void worker_release(struct ferry_engine *e, struct worker *w)
 {
 	worker_stop(e, w);
 	if (w->acc_open)
-		e->srcs[w->src].ops->disk_close(e->srcs[w->src].s, &w->acc);
+		w->src->ops->disk_close(w->src->s, &w->acc);
 	free(w->plan);
 	free(w->mig);
 	free(w->vm_id);
@@ -327,18 +359,25 @@ void ferry_engine_close(struct ferry_engine *e)
 	free(e->w);
 	ferry_forkserver_close(e->fs);
 	for (size_t i = 0; i < e->nsrcs; i++) {
-		if (e->srcs[i].s)
-			e->srcs[i].ops->close(e->srcs[i].s);
-		ferry_inventory_release(&e->srcs[i].inv);
-		free(e->srcs[i].key);
-		free(e->srcs[i].error);
+		if (e->srcs[i]->s)
+			e->srcs[i]->ops->close(e->srcs[i]->s);
+		ferry_inventory_release(&e->srcs[i]->inv);
+		free(e->srcs[i]->key);
+		free(e->srcs[i]->error);
+		free(e->srcs[i]);
 	}
 	free(e->srcs);
 	for (size_t i = 0; i < e->npm; i++)
 		plan_mem_release(&e->pm[i]);
 	free(e->pm);
-	if (e->t)
-		e->tops->close(e->t);
+	for (size_t i = 0; i < e->ntgts; i++) {
+		if (e->tgts[i]->t)
+			e->tgts[i]->ops->close(e->tgts[i]->t);
+		free(e->tgts[i]->key);
+		free(e->tgts[i]->error);
+		free(e->tgts[i]);
+	}
+	free(e->tgts);
 	ferry_model_release(&e->model);
 	ferry_git_close(e->git);
 	ferry_journal_close(e->j);
@@ -349,10 +388,6 @@ void ferry_engine_close(struct ferry_engine *e)
 	free(e->def);
 	free(e->work);
 	free(e->target_dir);
-	for (size_t i = 0; i < 2 * e->nsel; i++)
-		free(e->sel_str[i]);
-	free(e->sel_str);
-	free(e->sel);
 	free(e);
 }
 
@@ -376,11 +411,11 @@ static struct src *source_for(struct ferry_engine *e, const struct ferry_model *
 	struct src *s = NULL;
 
 	for (size_t i = 0; i < e->nsrcs; i++)
-		if (!strcmp(e->srcs[i].key, key))
-			s = &e->srcs[i];
+		if (!strcmp(e->srcs[i]->key, key))
+			s = e->srcs[i];
 	if (!s) {
-		s = FERRY_PUSH(e->srcs, e->nsrcs, e->srcs_cap);
-		memset(s, 0, sizeof *s);
+		s = *FERRY_PUSH(e->srcs, e->nsrcs, e->srcs_cap) = ferry_xcalloc(1, sizeof *s);
+		s->n = e->nsrcs - 1;
 		s->key = key;
 		key = NULL;
 	}
@@ -399,7 +434,7 @@ static struct src *source_for(struct ferry_engine *e, const struct ferry_model *
 		goto out;
 	}
 	if (!s->s) {
-		char *wd = ferry_xasprintf("%s/s%zu", e->work, (size_t)(s - e->srcs));
+		char *wd = ferry_xasprintf("%s/s%zu", e->work, s->n);
 		struct ferry_source_params sp;
 
 		/* the secret is read at every open (a rotated password is
@@ -531,6 +566,7 @@ struct pctx {
 	char *key; /* "ns/name" */
 	char *provider;
 	struct src *src;
+	struct tgt *tgt; /* where its VMs go (its error blocks them) */
 	struct ferry_run_vm *vms;
 	size_t nvms;
 	struct rows rows;
@@ -592,8 +628,10 @@ static int merge_op(const struct ferry_jkey *k, const char *kind, const struct f
 		}
 		if (slash) {
 			*slash = '\0';
-			if (!om->e->tops->vm_exists(om->e->t, where, slash + 1, &exists, now,
-						    NULL)) {
+			const struct tgt *tg = om->c->tgt;
+
+			if (tg->t &&
+			    !tg->ops->vm_exists(tg->t, where, slash + 1, &exists, now, NULL)) {
 				row->target_missing = !exists;
 				row->target_changed = exists && made && now[0] && strcmp(made, now);
 			}
@@ -622,6 +660,17 @@ static int pctx_load(struct ferry_engine *e, const struct ferry_model *m,
 	if (!*relevant)
 		return 0;
 	{
+		const struct ferry_ref *d = &p->spec.provider.destination;
+		const struct ferry_provider *dest =
+			d->name.v
+				? (const struct ferry_provider *)ferry_model_find(
+					  m, FERRY_KIND_PROVIDER,
+					  d->namespace_.v ? d->namespace_.v : p->obj.ns, d->name.v)
+				: NULL;
+
+		c->tgt = target_open(e, dest);
+	}
+	{
 		struct op_merge om = {e, c, 0};
 
 		if (ferry_journal_each_op(e->j, c->key, merge_op, &om, err))
@@ -645,9 +694,10 @@ static int pctx_load(struct ferry_engine *e, const struct ferry_model *m,
 		c->vms = ferry_xcalloc(c->nvms ? c->nvms : 1, sizeof *c->vms);
 		for (size_t i = 0; i < c->nvms; i++) {
 			ferry_resolve_vm(m, p, i, c->src ? &c->src->inv : NULL, power, &c->vms[i]);
-			if (!c->src && why) {
+			if ((!c->src && why) || c->tgt->error) {
 				free(c->vms[i].problem);
-				c->vms[i].problem = ferry_xstrdup(why);
+				c->vms[i].problem =
+					ferry_xstrdup(c->src || !why ? c->tgt->error : why);
 			}
 		}
 	}
@@ -699,6 +749,9 @@ struct vctx {
 	bool cutover; /* warm: the Migration's cutover time has passed */
 	char error[FERRY_ERR_MSG_MAX];
 };
+
+/* Call operation fn of the target of x's plan. */
+#define TARGET(x, fn, ...) ((x)->p->tgt->ops->fn((x)->p->tgt->t, __VA_ARGS__))
 
 /* Is every journal write this VM made so far committed (so an action may
  * follow it)? Outside a round each write commits on its own. */
@@ -1070,11 +1123,11 @@ static const struct src *warm_source(struct vctx *x)
 		     o->type);
 		return NULL;
 	}
-	if (x->e->tops->copy_start) {
+	if (x->p->tgt->ops->copy_start) {
 		fail(x,
 		     "warm migration into the %s target is not built yet (its transfer Jobs "
 		     "cannot receive the changed areas): use a cold plan",
-		     x->e->tops->type);
+		     x->p->tgt->ops->type);
 		return NULL;
 	}
 	return s;
@@ -1256,7 +1309,7 @@ static enum hres h_create_volumes(struct vctx *x)
 	for (size_t i = 0; i < x->v->tvm.ndisks; i++) {
 		char *uri = NULL;
 
-		if (x->e->tops->disk_create(x->e->t, &x->v->tvm, i, &uri, &err))
+		if (TARGET(x, disk_create, &x->v->tvm, i, &uri, &err))
 			return fail(x, "creating volume %s: %s", x->v->tvm.disks[i].name, err.msg);
 		free(uri);
 	}
@@ -1331,8 +1384,9 @@ static int spawn_copy(struct vctx *x, size_t i, const char *opid, const struct w
 	       : s->ops->disk_open(s->s, x->v->src, i, &w.acc, err))
 		return -1;
 	w.acc_open = true;
-	w.src = (size_t)(s - e->srcs);
-	if (e->tops->disk_create(e->t, &x->v->tvm, i, &dst, err))
+	w.src = s;
+	w.tgt = x->p->tgt;
+	if (TARGET(x, disk_create, &x->v->tvm, i, &dst, err))
 		goto fail;
 	if (pipe2(pfd, O_CLOEXEC)) {
 		ferry_err_set(err, FERRY_E_IO, "pipe: %s", strerror(errno));
@@ -1419,18 +1473,19 @@ static int start_remote(struct vctx *x, size_t i, const char *opid, bool resumed
 
 	if (!s)
 		return ferry_err_set(err, FERRY_E_RETRYABLE, "the source is not available");
-	if (resumed && e->tops->copy_stop(e->t, &x->v->tvm, i, opid, err))
+	if (resumed && TARGET(x, copy_stop, &x->v->tvm, i, opid, err))
 		return -1;
 	if (s->ops->disk_open(s->s, x->v->src, i, &w.acc, err))
 		return -1;
 	w.acc_open = true;
-	w.src = (size_t)(s - e->srcs);
+	w.src = s;
+	w.tgt = x->p->tgt;
 	srcid = ferry_xasprintf("%s:%s:%s", x->p->provider, x->v->src->id, x->v->src->disks[i].id);
 	{
 		const char *args[] = {"--source-id", srcid};
 
-		if (e->tops->disk_create(e->t, &x->v->tvm, i, &dst, err) ||
-		    e->tops->copy_start(e->t, &x->v->tvm, i, w.acc.uri, args, 2, opid, err))
+		if (TARGET(x, disk_create, &x->v->tvm, i, &dst, err) ||
+		    TARGET(x, copy_start, &x->v->tvm, i, w.acc.uri, args, 2, opid, err))
 			goto out;
 	}
 	w.plan = ferry_xstrdup(x->k.plan);
@@ -1478,11 +1533,10 @@ static enum hres copy_ended(struct vctx *x, struct worker *w, size_t i, const ch
  * finished (the operation is ended and the worker removed), H_FAIL. */
 static enum hres poll_remote(struct vctx *x, struct worker *w, size_t i, const char *id)
 {
-	struct ferry_engine *e = x->e;
 	struct ferry_err err = FERRY_ERR_INIT;
 	struct ferry_copy_state st = {0};
 
-	if (e->tops->copy_poll(e->t, &x->v->tvm, i, id, &st, &err)) {
+	if (TARGET(x, copy_poll, &x->v->tvm, i, id, &st, &err)) {
 		if (err.code != FERRY_E_NOT_FOUND)
 			return H_WAIT; /* the API failed: look again next pass */
 		st.phase = FERRY_COPY_FAILED;
@@ -1494,7 +1548,7 @@ static enum hres poll_remote(struct vctx *x, struct worker *w, size_t i, const c
 			w->done = st.done, w->total = st.total;
 		return H_WAIT;
 	}
-	if (e->tops->copy_stop(e->t, &x->v->tvm, i, id, &err))
+	if (TARGET(x, copy_stop, &x->v->tvm, i, id, &err))
 		ferry_warn("%s %s: removing the transfer worker of disk %zu: %s", x->k.plan,
 			   x->v->name, i, err.msg);
 	return copy_ended(x, w, i, id, st.phase == FERRY_COPY_FAILED ? st.message : "");
@@ -1590,7 +1644,7 @@ static int copy_start(struct vctx *x, size_t i, const char *opid, bool resumed,
 	int rc;
 
 	*nothing = false;
-	if (x->e->tops->copy_start)
+	if (x->p->tgt->ops->copy_start)
 		return start_remote(x, i, opid, resumed, err);
 	if (!now)
 		return spawn_copy(x, i, opid, NULL, err);
@@ -1664,7 +1718,7 @@ static enum hres h_copy(struct vctx *x)
 			all = false; /* still copying */
 			continue;
 		}
-		if (op.state == FERRY_OP_STARTED && !e->tops->copy_start &&
+		if (op.state == FERRY_OP_STARTED && !x->p->tgt->ops->copy_start &&
 		    copy_finished_before(e, id)) {
 			/* it finished, then we died before writing that down */
 			if (ferry_journal_op_end(e->j, id, true, "copied", &err)) {
@@ -1724,7 +1778,7 @@ static enum hres h_create_vm(struct vctx *x)
 		return fail(x, "journal: %s", err.msg);
 	if (prior.state == FERRY_OP_NONE) {
 		/* a VM of that name that ferry did not make is not overwritten */
-		if (e->tops->vm_exists(e->t, t->ns, t->name, &exists, NULL, &err))
+		if (TARGET(x, vm_exists, t->ns, t->name, &exists, NULL, &err))
 			return fail(x, "%s", err.msg);
 		if (exists)
 			return fail(x, "VMAlreadyExists: the target already has a VM %s/%s", t->ns,
@@ -1738,11 +1792,11 @@ static enum hres h_create_vm(struct vctx *x)
 		struct ferry_target_vm tv = *t;
 
 		tv.running = target_running(x);
-		if (e->tops->vm_create(e->t, &tv, &err))
+		if (TARGET(x, vm_create, &tv, &err))
 			return fail(x, "creating VM %s/%s: %s", t->ns, t->name, err.msg);
 	}
 	/* what ferry made, so that a change made outside it shows as drift */
-	if (e->tops->vm_exists(e->t, t->ns, t->name, &exists, digest, &err))
+	if (TARGET(x, vm_exists, t->ns, t->name, &exists, digest, &err))
 		return fail(x, "reading back VM %s/%s: %s", t->ns, t->name, err.msg);
 	where = digest[0] ? ferry_xasprintf("%s/%s sha256:%s", t->ns, t->name, digest)
 			  : ferry_xasprintf("%s/%s", t->ns, t->name);
@@ -1824,7 +1878,7 @@ static void stop_vm_workers(struct ferry_engine *e, const struct ferry_jkey *k,
 			struct ferry_err err = FERRY_ERR_INIT;
 
 			if (w->remote && v &&
-			    e->tops->copy_stop(e->t, &v->tvm, w->disk, w->op_id, &err))
+			    w->tgt->ops->copy_stop(w->tgt->t, &v->tvm, w->disk, w->op_id, &err))
 				ferry_warn("%s %s: stopping the copy of disk %zu: %s", k->plan,
 					   v->name, w->disk, err.msg);
 			drop_worker(e, w);
@@ -1877,7 +1931,8 @@ static int advance(struct vctx *x, const char *phase, bool cutover, struct ferry
 			free(msg);
 			if (!rc && del && v->tvm.name && !(rc = flush(x, err))) {
 				struct ferry_err derr = FERRY_ERR_INIT;
-				if (e->tops->vm_delete(e->t, v->tvm.ns, v->tvm.name, &derr))
+				if (x->p->tgt->t &&
+				    TARGET(x, vm_delete, v->tvm.ns, v->tvm.name, &derr))
 					ferry_warn("%s %s: deleteVmOnFailMigration: %s", x->k.plan,
 						   v->name, derr.msg);
 			}
@@ -1916,10 +1971,10 @@ static int cancel_vm(struct vctx *x, const char *phase, struct ferry_err *err)
 	if (transition(x, phase, "Canceled", NULL, err) || flush(x, err))
 		return -1;
 	/* Forklift removes what a canceled VM had created on the target */
-	if (phase && x->v && x->v->tvm.name) {
+	if (phase && x->v && x->v->tvm.name && x->p->tgt->t) {
 		struct ferry_err derr = FERRY_ERR_INIT;
 
-		if (e->tops->vm_delete(e->t, x->v->tvm.ns, x->v->tvm.name, &derr))
+		if (TARGET(x, vm_delete, x->v->tvm.ns, x->v->tvm.name, &derr))
 			ferry_warn("%s %s: removing its target objects: %s", x->k.plan, x->v->name,
 				   derr.msg);
 	}
@@ -2442,7 +2497,9 @@ static int plan_all(struct ferry_engine *e, const struct ferry_model *m, struct 
 	size_t nlim;
 
 	for (size_t i = 0; i < e->nsrcs; i++)
-		e->srcs[i].seen = false;
+		e->srcs[i]->seen = false;
+	for (size_t i = 0; i < e->ntgts; i++)
+		e->tgts[i]->seen = false;
 	for (size_t i = 0; i < np; i++) {
 		bool relevant;
 
