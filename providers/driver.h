@@ -148,6 +148,18 @@ struct ferry_source_config {
 	 * settings ferry.ini gives the provider type (vSphere: vddkLibDir,
 	 * the directory holding VDDK's lib64/). */
 	struct ferry_pairs settings;
+	/* The Provider's Host objects that route transfers (vSphere: a Host
+	 * with spec.ipAddress, Forklift's migration network of an ESXi host):
+	 * the disks of VMs on that host are read through ip_address with the
+	 * Host's own secret, not through url. Empty when there are none. */
+	struct ferry_source_host {
+		const char *ns, *name;	   /* the Host object */
+		const char *id;		   /* spec.id: the ESXi host's moref ("host-21"), or NULL */
+		const char *host_name;	   /* spec.name: the host's name, or NULL */
+		const char *ip_address;	   /* spec.ipAddress */
+		struct ferry_pairs secret; /* spec.secret: user, password, thumbprint (secrets) */
+	} const *hosts;
+	size_t nhosts;
 };
 
 struct ferry_source;

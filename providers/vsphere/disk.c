@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 enum {
@@ -202,6 +203,166 @@ static int server_run(struct ferry_nbd_server *srv, const char *what, char **arg
 	return rc;
 }
 
+/* ---- Host routes ----------------------------------------------------------------------------- */
+
+struct vs_host *vs_host_of(struct vs_host *hosts, size_t n, const struct ferry_vm *vm)
+{
+	struct vs_host *by_name = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct vs_host *h = &hosts[i];
+
+		if (h->id) {
+			if (vm->host && !strcmp(h->id, vm->host))
+				return h;
+		} else if (!by_name && h->name && vm->host_name &&
+			   !strcasecmp(h->name, vm->host_name)) {
+			by_name = h;
+		}
+	}
+	return by_name;
+}
+
+void vs_vddk_via_host(struct ferry_vsphere_vddk *v, const struct vs_host *h)
+{
+	v->server = h->ip;
+	v->port = 0; /* ESXi's 443, as Forklift builds https://IP/sdk */
+	v->user = h->user;
+	v->thumbprint = h->thumbprint;
+}
+
+/* The thumbprint vCenter keeps for ESXi host moref (the one it checks the
+ * host against), or NULL when it has none. */
+static int vcenter_thumbprint(struct ferry_source *s, const char *moref, char **out,
+			      struct ferry_err *err)
+{
+	static const char *const paths[] = {"summary.config.sslThumbprint", NULL};
+	struct vs_reply r = VS_REPLY_INIT;
+	xmlNode *o;
+	int rc = vs_retrieve(s, "HostSystem", moref, paths, &r, &o, err);
+
+	*out = rc ? NULL : vs_text(vs_propval(o, paths[0]));
+	if (*out && !**out) {
+		free(*out);
+		*out = NULL;
+	}
+	vs_reply_release(&r);
+	return rc;
+}
+
+/* Open the session with h's ESXi host (https://IP/sdk, the Host's user
+ * and password), its certificate pinned to the Host's thumbprint or, when
+ * the Host's secret has none, to the one vCenter keeps for the host moref:
+ * a pin nobody checked (the certificate the host shows now) is no check.
+ * Then h->thumbprint is the SHA-1 the session saw, as VDDK wants it. */
+static int host_connect(struct ferry_source *s, struct vs_host *h, const char *moref,
+			struct ferry_err *err)
+{
+	char *keys[] = {"user", "password", "thumbprint"}, *vals[3];
+	struct ferry_source_config cfg = {.ns = h->label, .name = h->ip, .type = "vsphere"};
+	char *pin = NULL, *url;
+	int rc;
+
+	if (h->src)
+		return 0;
+	if (!h->thumbprint && moref && vcenter_thumbprint(s, moref, &pin, err))
+		return ferry_err_prefix(err, "the thumbprint vCenter has for %s: ", moref);
+	if (!h->thumbprint && !pin)
+		return ferry_err_set(err, FERRY_E_CERTIFICATE,
+				     "no thumbprint to check the ESXi host's certificate against: "
+				     "the Host's secret has none, and vCenter has none for %s "
+				     "(summary.config.sslThumbprint); add `thumbprint` to the "
+				     "Host's secret",
+				     moref ? moref : "the VM's host");
+	url = ferry_xasprintf(strchr(h->ip, ':') ? "https://[%s]/sdk" : "https://%s/sdk", h->ip);
+	vals[0] = h->user;
+	vals[1] = h->password;
+	vals[2] = h->thumbprint ? h->thumbprint : pin;
+	cfg.url = url;
+	cfg.secret = (struct ferry_pairs){keys, vals, 3};
+	rc = vs_open(&h->src, &cfg, err);
+	free(url);
+	free(pin);
+	if (rc)
+		return -1;
+	free(h->thumbprint);
+	h->thumbprint = ferry_xstrdup(vs_soap_sha1(h->src->soap));
+	return 0;
+}
+
+/* vm's moref on h's host: found by its BIOS UUID (SearchIndex.FindByUuid),
+ * as CDI's VDDK importer finds it; an ESXi host numbers its VMs its own
+ * way. *out is malloc'd. */
+static int host_vm(struct vs_host *h, const struct ferry_vm *vm, char **out, struct ferry_err *err)
+{
+	struct vs_soap *soap = h->src->soap;
+	struct ferry_sb b = FERRY_SB_INIT;
+	struct vs_reply r = VS_REPLY_INIT;
+	int rc = -1;
+
+	*out = NULL;
+	if (!vm->uuid || !*vm->uuid)
+		return ferry_err_set(err, FERRY_E_NOT_FOUND,
+				     "VM '%s' (%s) has no UUID to find it on the ESXi host by",
+				     vm->name, vm->id);
+	if (!h->search_index) {
+		if (vs_call(soap, "RetrieveServiceContent",
+			    "<_this type=\"ServiceInstance\">ServiceInstance</_this>", &r, err))
+			goto out;
+		h->search_index = vs_child_text(vs_child(r.resp, "returnval"), "searchIndex");
+		vs_reply_release(&r);
+		if (!h->search_index) {
+			ferry_err_set(err, FERRY_E_UNSUPPORTED,
+				      "vsphere: RetrieveServiceContent: no searchIndex");
+			goto out;
+		}
+	}
+	if (vs_add_this(&b, "SearchIndex", h->search_index, err) ||
+	    vs_add_text(&b, "uuid", vm->uuid, err))
+		goto out;
+	ferry_sb_adds(&b, "<vmSearch>true</vmSearch>");
+	if (vs_call(soap, "FindByUuid", b.buf, &r, err))
+		goto out;
+	if (!(*out = vs_child_text(r.resp, "returnval")))
+		ferry_err_set(err, FERRY_E_NOT_FOUND,
+			      "VM '%s' (%s, uuid %s) is not on the ESXi host (FindByUuid found "
+			      "nothing)",
+			      vm->name, vm->id, vm->uuid);
+	else
+		rc = 0;
+out:
+	vs_reply_release(&r);
+	ferry_sb_release(&b);
+	return rc;
+}
+
+/* The moref on h's host of vm's snapshot snapshot_id (vCenter's moref):
+ * the snapshot of the same name there (ferry names its snapshots after
+ * operation ids, which are unique). host_vm is vm's moref on the host. */
+static int host_snapshot(struct vs_host *h, const struct ferry_vm *vm, char *host_vm,
+			 const char *snapshot_id, char **out, struct ferry_err *err)
+{
+	struct ferry_vm on_host = {.id = host_vm, .name = vm->name};
+	struct ferry_snapshot sn;
+	const char *name = NULL;
+
+	*out = NULL;
+	for (size_t i = 0; i < vm->nsnapshots && !name; i++)
+		if (!strcmp(vm->snapshots[i].id, snapshot_id))
+			name = vm->snapshots[i].name;
+	if (!name)
+		return ferry_err_set(err, FERRY_E_NOT_FOUND,
+				     "VM '%s' (%s) has no snapshot %s in the inventory: its name "
+				     "finds it on the ESXi host",
+				     vm->name, vm->id, snapshot_id);
+	if (vs_snapshot_find(h->src, &on_host, name, &sn, err))
+		return -1;
+	*out = sn.id;
+	sn.id = NULL;
+	ferry_snapshot_release(&sn);
+	return 0;
+}
+
 /* ---- disk_open ------------------------------------------------------------------------------ */
 
 static int find_disk(struct ferry_source *s, const struct ferry_vm *vm, size_t i,
@@ -252,48 +413,64 @@ static bool vddk_present(const char *libdir)
 	return yes;
 }
 
-static int open_vddk(struct ferry_source *s, const struct ferry_vm *vm, const struct vs_disk *d,
-		     const char *snapshot_id, struct ferry_nbd_server *srv, char *nbdkit,
-		     uint64_t *size, struct ferry_err *err)
+static int open_vddk(struct ferry_source *s, struct vs_host *h, const struct ferry_vm *vm,
+		     const struct vs_disk *d, const char *snapshot_id, struct ferry_nbd_server *srv,
+		     char *nbdkit, uint64_t *size, struct ferry_err *err)
 {
 	struct ferry_vsphere_vddk v = {0};
-	char **argv;
-	int rc;
+	char *host_vm_ref = NULL, *host_snap = NULL, **argv;
+	int rc = -1;
 
 	if (!vddk_present(s->vddk_libdir))
 		return ferry_err_set(err, FERRY_E_UNSUPPORTED,
 				     "VDDK library not found at %s (expected "
 				     "%s/lib64/libvixDiskLib.so*)",
 				     s->vddk_libdir, s->vddk_libdir);
-	if (!*vs_soap_sha1(s->soap))
-		return ferry_err_set(err, FERRY_E_CERTIFICATE,
-				     "vsphere: no server certificate seen: VDDK needs its "
-				     "thumbprint");
 	v.nbdkit = nbdkit;
 	v.socket = srv->sock;
 	v.pidfile = srv->pidfile;
-	v.server = vs_soap_host(s->soap);
-	v.port = vs_soap_port(s->soap);
-	v.user = s->user;
 	v.password_fd = SECRET_FD;
-	v.thumbprint = vs_soap_sha1(s->soap);
-	v.vm_moref = vm->id;
-	v.snapshot = snapshot_id;
 	v.file = d->file;
 	v.libdir = s->vddk_libdir;
 	v.config = s->vddk_config;
+	if (h) {
+		if (host_vm(h, vm, &host_vm_ref, err) ||
+		    (snapshot_id &&
+		     host_snapshot(h, vm, host_vm_ref, snapshot_id, &host_snap, err)))
+			goto out;
+		vs_vddk_via_host(&v, h);
+		v.vm_moref = host_vm_ref;
+		v.snapshot = host_snap;
+	} else {
+		if (!*vs_soap_sha1(s->soap)) {
+			ferry_err_set(err, FERRY_E_CERTIFICATE,
+				      "vsphere: no server certificate seen: VDDK needs its "
+				      "thumbprint");
+			goto out;
+		}
+		v.server = vs_soap_host(s->soap);
+		v.port = vs_soap_port(s->soap);
+		v.user = s->user;
+		v.thumbprint = vs_soap_sha1(s->soap);
+		v.vm_moref = vm->id;
+		v.snapshot = snapshot_id;
+	}
 	argv = ferry_vsphere_vddk_argv(&v);
-	rc = server_run(srv, "nbdkit vddk", argv, s->password, size, err);
+	rc = server_run(srv, "nbdkit vddk", argv, h ? h->password : s->password, size, err);
 	ferry_vsphere_argv_free(argv);
+out:
+	free(host_vm_ref);
+	free(host_snap);
 	return rc;
 }
 
-static int open_curl(struct ferry_source *s, const struct ferry_vm *vm, const struct vs_disk *d,
-		     const char *snapshot_id, struct ferry_nbd_server *srv, char *nbdkit,
-		     uint64_t *size, struct ferry_err *err)
+static int open_curl(struct ferry_source *s, struct vs_host *h, const struct ferry_vm *vm,
+		     const struct vs_disk *d, const char *snapshot_id, struct ferry_nbd_server *srv,
+		     char *nbdkit, uint64_t *size, struct ferry_err *err)
 {
 	struct ferry_vsphere_curl c = {0};
-	const char *cookie = vs_soap_cookie(s->soap);
+	struct vs_soap *soap = h ? h->src->soap : s->soap;
+	const char *cookie;
 	char *dc_path = NULL, *url, **argv;
 	int rc;
 
@@ -310,19 +487,25 @@ static int open_curl(struct ferry_source *s, const struct ferry_vm *vm, const st
 			"datastore's HTTPS access reads single files only (remove the VM's "
 			"snapshots, or use VDDK)",
 			d->key, vm->name, snapshot_id ? "at that snapshot is" : "is");
-	if (!vs_store_datacenter(&s->store, vm->id, &dc_path))
+	if (h) {
+		/* nbdkit gets the host session's cookie: make sure it lives */
+		if (vs_soap_check(soap, err))
+			return -1;
+		dc_path = ferry_xstrdup("ha-datacenter"); /* an ESXi host's one datacenter */
+	} else if (!vs_store_datacenter(&s->store, vm->id, &dc_path)) {
 		return ferry_err_set(err, FERRY_E_NOT_FOUND,
 				     "vsphere: VM '%s' (%s) is in no datacenter the inventory "
 				     "knows",
 				     vm->name, vm->id);
-	url = ferry_vsphere_folder_url(vs_soap_base(s->soap), dc_path, d->file, d->flat);
+	}
+	url = ferry_vsphere_folder_url(vs_soap_base(soap), dc_path, d->file, d->flat);
 	free(dc_path);
 	if (!url)
 		return ferry_err_set(err, FERRY_E_UNSUPPORTED,
 				     "disk %" PRIu64 " of VM '%s': backing file '%s' is not "
 				     "'[datastore] path'",
 				     d->key, vm->name, d->file ? d->file : "");
-	if (s->cacert && !s->insecure && !s->pinned) {
+	if (!h && s->cacert && !s->insecure && !s->pinned) {
 		if (ferry_write_file_atomic(srv->cafile, s->cacert, strlen(s->cacert), 0600)) {
 			ferry_err_set(err, FERRY_E_IO, "%s: %s", srv->cafile, strerror(errno));
 			free(url);
@@ -334,14 +517,15 @@ static int open_curl(struct ferry_source *s, const struct ferry_vm *vm, const st
 	c.socket = srv->sock;
 	c.pidfile = srv->pidfile;
 	c.url = url;
+	cookie = vs_soap_cookie(soap);
 	c.cookie_fd = cookie ? SECRET_FD : -1;
-	/* a pinned certificate was checked by the SOAP session's handshakes
-	 * with the same server; nbdkit curl cannot pin */
-	c.no_verify = s->insecure || s->pinned;
+	/* a pinned certificate (a Host's always is) was checked by the SOAP
+	 * session's handshakes with the same server; nbdkit curl cannot pin */
+	c.no_verify = h || s->insecure || s->pinned;
 	c.size = d->capacity;
 	argv = ferry_vsphere_curl_argv(&c);
-	ferry_debug("vsphere: %s: serving disk %" PRIu64 " of VM '%s' from %s", s->label, d->key,
-		    vm->name, url);
+	ferry_debug("vsphere: %s: serving disk %" PRIu64 " of VM '%s' from %s%s%s", s->label,
+		    d->key, vm->name, url, h ? " through Host " : "", h ? h->label : "");
 	rc = server_run(srv, "nbdkit curl", argv, cookie, size, err);
 	ferry_vsphere_argv_free(argv);
 	free(url);
@@ -352,6 +536,7 @@ int vs_disk_open(struct ferry_source *s, const struct ferry_vm *vm, size_t i,
 		 const char *snapshot_id, struct ferry_disk_access *a, struct ferry_err *err)
 {
 	struct vs_disk d = {0};
+	struct vs_host *h;
 	struct ferry_nbd_server *srv = NULL;
 	char *nbdkit = NULL;
 	uint64_t size = 0;
@@ -377,11 +562,16 @@ int vs_disk_open(struct ferry_source *s, const struct ferry_vm *vm, size_t i,
 	}
 	if (ferry_nbd_server_new(s->work_dir, "vs", ++s->seq, true, &srv, err))
 		goto out;
-	if (s->vddk_libdir)
-		rc = open_vddk(s, vm, &d, snapshot_id, srv, nbdkit, &size, err);
+	h = vs_host_of(s->hosts, s->nhosts, vm);
+	if (h && host_connect(s, h, vm->host, err))
+		rc = -1;
+	else if (s->vddk_libdir)
+		rc = open_vddk(s, h, vm, &d, snapshot_id, srv, nbdkit, &size, err);
 	else
-		rc = open_curl(s, vm, &d, snapshot_id, srv, nbdkit, &size, err);
+		rc = open_curl(s, h, vm, &d, snapshot_id, srv, nbdkit, &size, err);
 	if (rc) {
+		if (h)
+			ferry_err_prefix(err, "through Host %s (%s): ", h->label, h->ip);
 		ferry_nbd_server_stop(srv);
 		goto out;
 	}

@@ -126,6 +126,21 @@ void vs_nics_free(struct vs_nic *n, size_t count);
 
 /* ---- the source --------------------------------------------------------------------- */
 
+/* A Host object's route (struct ferry_source_config.hosts, copied): the
+ * disks of VMs on that ESXi host are read through ip with the Host's own
+ * credentials, over a session of their own (a source of this driver,
+ * opened at the first such disk). */
+struct vs_host {
+	char *label;		  /* "ns/name" of the Host object */
+	char *id, *name;	  /* spec.id (the host's moref), spec.name; either may be NULL */
+	char *ip;		  /* spec.ipAddress */
+	char *user, *password;	  /* the Host's secret (the password wiped at close) */
+	char *thumbprint;	  /* the pin: the secret's, or vCenter's for the host once
+				   * read; the SHA-1 the session saw once it is open */
+	struct ferry_source *src; /* the session with the host, or NULL */
+	char *search_index;	  /* its SearchIndex moref, once read */
+};
+
 struct ferry_source {
 	char *label; /* "ns/name" for messages */
 	struct vs_soap *soap;
@@ -142,7 +157,15 @@ struct ferry_source {
 	struct ferry_nbd_server *servers; /* the nbdkits serving disks now */
 	unsigned seq;
 	struct ferry_vsphere_stats stats;
+	struct vs_host *hosts; /* the Host routes */
+	size_t nhosts;
 };
+
+/* vsphere.c: open a source (as the driver's open, without its "vsphere
+ * provider NS/NAME: " prefix on errors) and close one. */
+int vs_open(struct ferry_source **out, const struct ferry_source_config *cfg,
+	    struct ferry_err *err);
+void vs_close(struct ferry_source *s);
 
 /* Builders of request bodies share these. */
 int vs_add_this(struct ferry_sb *b, const char *type, const char *ref, struct ferry_err *err);
@@ -197,6 +220,14 @@ int vs_qcda_parse_reply(const char *xml, size_t len, uint64_t from, uint64_t cap
 			struct ferry_changed_areas *out, uint64_t *next, struct ferry_err *err);
 
 /* disk.c */
+/* The Host route of vm's disks: the one whose id is vm->host, else the
+ * first one without an id whose name is vm->host_name; NULL when none
+ * (the disks are read through the provider's url). Pure. */
+struct vs_host *vs_host_of(struct vs_host *hosts, size_t n, const struct ferry_vm *vm);
+/* Point a VDDK command line at Host route h: server= its ipAddress (port
+ * 443), its user, its thumbprint. vm_moref and snapshot are the caller's
+ * to set (the morefs on that host). Pure. */
+void vs_vddk_via_host(struct ferry_vsphere_vddk *v, const struct vs_host *h);
 int vs_disk_open(struct ferry_source *s, const struct ferry_vm *vm, size_t i,
 		 const char *snapshot_id, struct ferry_disk_access *a, struct ferry_err *err);
 void vs_disk_close(struct ferry_source *s, struct ferry_disk_access *a);

@@ -15,11 +15,30 @@ static void wipe_free(char *s)
 	}
 }
 
-static void vsphere_close(struct ferry_source *s)
+static void hosts_release(struct ferry_source *s)
+{
+	for (size_t i = 0; i < s->nhosts; i++) {
+		struct vs_host *h = &s->hosts[i];
+
+		vs_close(h->src);
+		free(h->label);
+		free(h->id);
+		free(h->name);
+		free(h->ip);
+		free(h->user);
+		wipe_free(h->password);
+		free(h->thumbprint);
+		free(h->search_index);
+	}
+	free(s->hosts);
+}
+
+void vs_close(struct ferry_source *s)
 {
 	if (!s)
 		return;
 	vs_servers_stop(s);
+	hosts_release(s);
 	if (s->soap)
 		vs_inventory_forget(s);
 	vs_soap_close(s->soap);
@@ -37,6 +56,48 @@ static void vsphere_close(struct ferry_source *s)
 	free(s);
 }
 
+static char *dup_or_null(const char *v)
+{
+	return v && *v ? ferry_xstrdup(v) : NULL;
+}
+
+/* Copy the Host routes; each needs an address, a user and a password, and
+ * a thumbprint it gives must parse. */
+static int hosts_copy(struct ferry_source *s, const struct ferry_source_config *cfg,
+		      struct ferry_err *err)
+{
+	s->hosts = ferry_xcalloc(cfg->nhosts ? cfg->nhosts : 1, sizeof *s->hosts);
+	for (size_t i = 0; i < cfg->nhosts; i++) {
+		const struct ferry_source_host *c = &cfg->hosts[i];
+		const char *thumb = ferry_pairs_get(&c->secret, "thumbprint");
+		struct vs_host *h = &s->hosts[s->nhosts++];
+		unsigned char md[32];
+		size_t len;
+
+		h->label = ferry_xasprintf("%s/%s", c->ns ? c->ns : "", c->name ? c->name : "");
+		h->id = dup_or_null(c->id);
+		h->name = dup_or_null(c->host_name);
+		h->ip = dup_or_null(c->ip_address);
+		h->user = dup_or_null(ferry_pairs_get(&c->secret, "user"));
+		h->password = dup_or_null(ferry_pairs_get(&c->secret, "password"));
+		h->thumbprint = dup_or_null(thumb);
+		if (!h->id && !h->name)
+			return ferry_err_set(err, FERRY_E_INVALID,
+					     "Host %s: neither spec.id nor spec.name names the "
+					     "ESXi host",
+					     h->label);
+		if (!h->ip)
+			return ferry_err_set(err, FERRY_E_INVALID, "Host %s: no ipAddress",
+					     h->label);
+		if (!h->user || !h->password)
+			return ferry_err_set(err, FERRY_E_INVALID, "Host %s: its secret has no %s",
+					     h->label, h->user ? "password" : "user");
+		if (h->thumbprint && vs_thumbprint_parse(h->thumbprint, md, &len, err))
+			return ferry_err_prefix(err, "Host %s: ", h->label);
+	}
+	return 0;
+}
+
 /* "true"/"false" as Forklift's Secret writes them; absent is false. */
 static int flag(const char *v, const char *key, bool *out, struct ferry_err *err)
 {
@@ -51,8 +112,7 @@ static int flag(const char *v, const char *key, bool *out, struct ferry_err *err
 			     key, v);
 }
 
-static int vsphere_open(struct ferry_source **out, const struct ferry_source_config *cfg,
-			struct ferry_err *err)
+int vs_open(struct ferry_source **out, const struct ferry_source_config *cfg, struct ferry_err *err)
 {
 	struct ferry_source *s = ferry_xcalloc(1, sizeof *s);
 	const char *thumb = ferry_pairs_get(&cfg->secret, "thumbprint");
@@ -96,6 +156,8 @@ static int vsphere_open(struct ferry_source **out, const struct ferry_source_con
 			   s->label, image);
 	}
 	s->vddk_config = vcfg && *vcfg == '/' ? ferry_xstrdup(vcfg) : NULL;
+	if (hosts_copy(s, cfg, err))
+		goto fail;
 	if (endpoint && *endpoint && strcmp(endpoint, "vcenter") && strcmp(endpoint, "esxi")) {
 		ferry_err_set(err, FERRY_E_INVALID, "sdkEndpoint is '%s', not vcenter or esxi",
 			      endpoint);
@@ -120,9 +182,17 @@ static int vsphere_open(struct ferry_source **out, const struct ferry_source_con
 	*out = s;
 	return 0;
 fail:
-	ferry_err_prefix(err, "vsphere provider %s: ", s->label);
-	vsphere_close(s);
+	vs_close(s);
 	return -1;
+}
+
+static int vsphere_open(struct ferry_source **out, const struct ferry_source_config *cfg,
+			struct ferry_err *err)
+{
+	if (vs_open(out, cfg, err))
+		return ferry_err_prefix(err, "vsphere provider %s/%s: ", cfg->ns ? cfg->ns : "",
+					cfg->name ? cfg->name : "");
+	return 0;
 }
 
 static int vsphere_disk_open(struct ferry_source *s, const struct ferry_vm *vm, size_t i,
@@ -144,7 +214,7 @@ const struct ferry_source_ops ferry_vsphere_source_ops = {
 	.inventory = vs_inventory,
 	.disk_open = vsphere_disk_open,
 	.disk_close = vs_disk_close,
-	.close = vsphere_close,
+	.close = vs_close,
 	.power_state = vs_power_state,
 	.power_off = vs_power_off,
 	.guest_shutdown = vs_guest_shutdown,

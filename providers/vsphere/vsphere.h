@@ -14,6 +14,10 @@
  *             lib64/libvixDiskLib.so*), or vddkInitImage when it is an
  *             absolute path (an image name is of no use to a local data
  *             plane: a warning, and disks go over HTTPS).
+ *   hosts     Host routes: id (moref) or name of an ESXi host, ip_address,
+ *             secret user, password (required), thumbprint (SHA-1 or
+ *             SHA-256; without it, vCenter's summary.config.sslThumbprint
+ *             of the host, and without that the disk is refused).
  *
  * VM ids are managed object references ("vm-57"), as in Forklift's
  * inventory: unique within the vCenter, stable for the VM's life in it,
@@ -44,6 +48,12 @@
  *  - with VDDK, `nbdkit vddk` (server, user, password on a pipe, thumbprint,
  *    vm=moref=, snapshot=, file=, libdir=) under the cow, cacheextents and
  *    retry filters, one connection, as virt-v2v runs it.
+ * A VM on a host that has a Host route is read from that host instead
+ * (https://IP:443, a session of its own with the Host's credentials, the
+ * certificate pinned): /folder with dcPath=ha-datacenter and that session's
+ * cookie, or VDDK with server=IP, the Host's user and password, the SHA-1
+ * the session checked, and the VM's and snapshot's morefs on the host
+ * (FindByUuid of the VM's BIOS UUID; the snapshot of the same name).
  *
  * Not thread-safe: one thread at a time per source.
  */

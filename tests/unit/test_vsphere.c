@@ -4,6 +4,7 @@
  * states, QueryChangedDiskAreas replies and the nbdkit command lines. */
 #include "providers/vsphere/internal.h"
 
+#include "common/alloc.h"
 #include "common/err.h"
 #include "common/strbuf.h"
 #include "common/util.h"
@@ -556,6 +557,117 @@ static void test_vddk_argv(void **state)
 	expect_argv(ferry_vsphere_vddk_argv(&v), want2);
 }
 
+/* argv from the plugin's name on is want (the filters before it are
+ * test_vddk_argv's). */
+static void expect_vddk_params(char **argv, const char *const *want)
+{
+	char **p = argv;
+
+	while (*p && strcmp(*p, "vddk"))
+		p++;
+	assert_non_null(*p);
+	for (size_t i = 0; want[i]; i++, p++) {
+		assert_non_null(*p);
+		assert_string_equal(*p, want[i]);
+	}
+	assert_null(*p);
+	ferry_vsphere_argv_free(argv);
+}
+
+/* A VM on an ESXi host that has a Host entry is read through the Host's
+ * address, user and thumbprint (by the host's moref, else by its name); a
+ * VM on another host through the provider's endpoint. */
+static void test_vddk_argv_host(void **state)
+{
+	struct vs_host hosts[] = {
+		{.label = "mig/esx21",
+		 .id = "host-21",
+		 .ip = "10.0.0.21",
+		 .user = "root",
+		 .thumbprint = "21:21:21:21:21:21:21:21:21:21:21:21:21:21:21:21:21:21:21:21"},
+		{.label = "mig/esx22",
+		 .name = "esx22.example.com",
+		 .ip = "fd00::22",
+		 .user = "migrator",
+		 .thumbprint = "22:22"},
+		{.label = "mig/esx23",
+		 .id = "host-23",
+		 .ip = "10.0.0.23",
+		 .user = "root",
+		 .thumbprint = "23:23"},
+	};
+	struct ferry_vm on21 = {
+		.id = "vm-431", .host = "host-21", .host_name = "esx21.example.com"};
+	struct ferry_vm on22 = {
+		.id = "vm-432", .host = "host-22", .host_name = "ESX22.example.com"};
+	struct ferry_vm on23 = {
+		.id = "vm-433", .host = "host-23", .host_name = "esx22.example.com"};
+	struct ferry_vm on24 = {
+		.id = "vm-434", .host = "host-24", .host_name = "esx24.example.com"};
+	/* nbdkit, socket, pidfile, server, port, user, password_fd, thumbprint,
+	 * vm_moref, snapshot, file, libdir, config */
+	const struct ferry_vsphere_vddk vc = {
+		"nbdkit",
+		"s",
+		"p",
+		"vc.example.com",
+		8443,
+		"administrator@vsphere.local",
+		3,
+		"01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67",
+		"vm-431",
+		NULL,
+		"[ds1] web01/web01.vmdk",
+		"/l",
+		NULL};
+	static const char *const via21[] = {
+		"vddk",
+		"server=10.0.0.21",
+		"user=root",
+		"password=-3",
+		"thumbprint=21:21:21:21:21:21:21:21:21:21:21:21:21:21:21:21:21:21:21:21",
+		"vm=moref=7",
+		"snapshot=7-snapshot-2",
+		"file=[ds1] web01/web01.vmdk",
+		"libdir=/l",
+		NULL,
+	};
+	static const char *const via_vc[] = {
+		"vddk",
+		"server=vc.example.com",
+		"port=8443",
+		"user=administrator@vsphere.local",
+		"password=-3",
+		"thumbprint=01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67",
+		"vm=moref=vm-431",
+		"file=[ds1] web01/web01.vmdk",
+		"libdir=/l",
+		NULL,
+	};
+	struct ferry_vsphere_vddk v = vc;
+
+	(void)state;
+	assert_ptr_equal(vs_host_of(hosts, 3, &on21), &hosts[0]);
+	assert_ptr_equal(vs_host_of(hosts, 3, &on22), &hosts[1]); /* by name, any case */
+	assert_ptr_equal(vs_host_of(hosts, 3, &on23), &hosts[2]); /* the id wins */
+	assert_null(vs_host_of(hosts, 3, &on24));
+	assert_null(vs_host_of(hosts, 0, &on21));
+
+	vs_vddk_via_host(&v, vs_host_of(hosts, 3, &on21));
+	v.vm_moref = "7"; /* the caller's: the morefs on the ESXi host */
+	v.snapshot = "7-snapshot-2";
+	expect_vddk_params(ferry_vsphere_vddk_argv(&v), via21);
+	/* no Host entry: the provider's endpoint, as it was */
+	v = vc;
+	expect_vddk_params(ferry_vsphere_vddk_argv(&v), via_vc);
+	/* an IPv6 address goes as it is */
+	vs_vddk_via_host(&v, vs_host_of(hosts, 3, &on22));
+	assert_string_equal(v.server, "fd00::22");
+	assert_string_equal(v.user, "migrator");
+	assert_int_equal(v.port, 0);
+	assert_string_equal(v.thumbprint, "22:22");
+}
+
 static void test_curl_argv(void **state)
 {
 	struct ferry_vsphere_curl c = {
@@ -697,6 +809,54 @@ static void test_open_errors(void **state)
 	assert_non_null(strstr(err.msg, "RetrieveServiceContent"));
 }
 
+/* A Host entry is checked when the provider opens, before any network:
+ * the message names the Host, never a secret. */
+static void test_open_host_errors(void **state)
+{
+	static const struct {
+		const char *id, *ip, *user, *password, *thumbprint, *want;
+	} cases[] = {
+		{"host-21", "10.0.0.21", "root", NULL, NULL, "its secret has no password"},
+		{"host-21", "10.0.0.21", "", "s3cret", NULL, "its secret has no user"},
+		{"host-21", NULL, "root", "s3cret", NULL, "no ipAddress"},
+		{NULL, "10.0.0.21", "root", "s3cret", NULL,
+		 "neither spec.id nor spec.name names the ESXi host"},
+		{"host-21", "10.0.0.21", "root", "s3cret", "12:34",
+		 "the secret's thumbprint is not a SHA-1 or SHA-256 fingerprint"},
+	};
+	char *pkeys[] = {"user", "password"}, *pvals[] = {"u", "p"};
+	struct ferry_source_config cfg = {.ns = "mig",
+					  .name = "vc",
+					  .type = "vsphere",
+					  .url = "https://127.0.0.1:1/sdk",
+					  .secret = {pkeys, pvals, 2}};
+	const struct ferry_source_ops *ops = &ferry_vsphere_source_ops;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char *keys[] = {"user", "password", "thumbprint"};
+		char *vals[] = {(char *)(uintptr_t)cases[i].user,
+				(char *)(uintptr_t)cases[i].password,
+				(char *)(uintptr_t)cases[i].thumbprint};
+		struct ferry_source_host h = {"mig", "esx21",	  cases[i].id,
+					      NULL,  cases[i].ip, {keys, vals, 3}};
+		struct ferry_err err = FERRY_ERR_INIT;
+		struct ferry_source *s = NULL;
+		char *want = ferry_xasprintf("vsphere provider mig/vc: Host mig/esx21: %s",
+					     cases[i].want);
+
+		cfg.hosts = &h;
+		cfg.nhosts = 1;
+		assert_int_equal(ops->open(&s, &cfg, &err), -1);
+		assert_null(s);
+		assert_int_equal(err.code, FERRY_E_INVALID);
+		if (!ferry_starts_with(err.msg, want))
+			fail_msg("case %zu: %s", i, err.msg);
+		assert_null(strstr(err.msg, "s3cret"));
+		free(want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -706,8 +866,9 @@ int main(void)
 		cmocka_unit_test(test_fault_codes), cmocka_unit_test(test_task_info),
 		cmocka_unit_test(test_thumbprints), cmocka_unit_test(test_inventory),
 		cmocka_unit_test(test_updates),	    cmocka_unit_test(test_folder_url),
-		cmocka_unit_test(test_vddk_argv),   cmocka_unit_test(test_curl_argv),
-		cmocka_unit_test(test_qcda),	    cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_vddk_argv),   cmocka_unit_test(test_vddk_argv_host),
+		cmocka_unit_test(test_curl_argv),   cmocka_unit_test(test_qcda),
+		cmocka_unit_test(test_open_errors), cmocka_unit_test(test_open_host_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

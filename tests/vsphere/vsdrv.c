@@ -11,6 +11,8 @@
  * Forklift Secret names them):
  *   --url URL --user U --password P --thumbprint T --cacert FILE
  *   --insecure --work DIR --vddk-libdir DIR --sdk-endpoint vcenter|esxi
+ * and its Host objects (struct ferry_source_config.hosts; repeatable):
+ *   --host id=MOREF|name=NAME,ip=IP[,user=U][,password=P][,thumbprint=T]
  *
  * A word in double quotes may hold blanks. Commands (VM is a name or a
  * moref of the last inventory):
@@ -43,6 +45,8 @@ static struct ferry_source_config cfg;
 static char *keys[8], *vals[8], *skeys[4], *svals[4];
 static struct ferry_disk_access acc[16];
 static size_t nacc;
+static struct ferry_source_host hosts[4];
+static char *hkeys[4][8], *hvals[4][8];
 
 static void secret(const char *k, const char *v)
 {
@@ -54,6 +58,40 @@ static void setting(const char *k, const char *v)
 {
 	skeys[cfg.settings.n] = ferry_xstrdup(k);
 	svals[cfg.settings.n++] = ferry_xstrdup(v);
+}
+
+/* --host's KEY=VALUE,... into the next Host: id, name and ip are its
+ * fields, other keys its secret's. */
+static int host(char *spec)
+{
+	struct ferry_source_host *h = &hosts[cfg.nhosts];
+	char *save = NULL;
+	size_t n = 0;
+
+	if (cfg.nhosts == 4)
+		return -1;
+	h->ns = "test";
+	h->name = "esx";
+	for (char *kv = strtok_r(spec, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+
+		if (!eq || n == 8)
+			return -1;
+		*eq = '\0';
+		hkeys[cfg.nhosts][n] = ferry_xstrdup(kv);
+		hvals[cfg.nhosts][n] = ferry_xstrdup(eq + 1);
+		if (!strcmp(kv, "id"))
+			h->id = hvals[cfg.nhosts][n];
+		else if (!strcmp(kv, "name"))
+			h->host_name = hvals[cfg.nhosts][n];
+		else if (!strcmp(kv, "ip"))
+			h->ip_address = hvals[cfg.nhosts][n];
+		n++;
+	}
+	/* the secret lookup skips id, name and ip: no secret key has those names */
+	h->secret = (struct ferry_pairs){hkeys[cfg.nhosts], hvals[cfg.nhosts], n};
+	cfg.nhosts++;
+	return 0;
 }
 
 static int fail(const struct ferry_err *err)
@@ -263,6 +301,7 @@ int main(int argc, char **argv)
 		{"work", required_argument, NULL, 'w'},
 		{"vddk-libdir", required_argument, NULL, 'V'},
 		{"sdk-endpoint", required_argument, NULL, 'e'},
+		{"host", required_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ferry_err err = FERRY_ERR_INIT;
@@ -278,6 +317,7 @@ int main(int argc, char **argv)
 	cfg.secret.values = vals;
 	cfg.settings.keys = skeys;
 	cfg.settings.values = svals;
+	cfg.hosts = hosts;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u': cfg.url = optarg; break;
@@ -294,6 +334,13 @@ int main(int argc, char **argv)
 		case 'w': cfg.work_dir = optarg; break;
 		case 'V': setting("vddkLibDir", optarg); break;
 		case 'e': setting("sdkEndpoint", optarg); break;
+		case 'H':
+			if (host(optarg)) {
+				fprintf(stderr,
+					"vsdrv: --host KEY=VALUE,... (at most 4, 8 keys)\n");
+				return 2;
+			}
+			break;
 		default: return 2;
 		}
 	}
@@ -339,6 +386,12 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < cfg.settings.n; i++) {
 		free(skeys[i]);
 		free(svals[i]);
+	}
+	for (size_t i = 0; i < cfg.nhosts; i++) {
+		for (size_t j = 0; j < hosts[i].secret.n; j++) {
+			free(hkeys[i][j]);
+			free(hvals[i][j]);
+		}
 	}
 	return 0;
 }
