@@ -439,7 +439,8 @@ static struct src *source_for(struct ferry_engine *e, const struct ferry_model *
 
 		/* the secret is read at every open (a rotated password is
 		 * picked up) and wiped as soon as the driver has copied it */
-		if (ferry_source_params_load(&sp, e->cfg, prov, wd, &err)) {
+		if (ferry_source_params_load(&sp, e->cfg, prov, wd, &err) ||
+		    ferry_source_params_load_hosts(&sp, e->cfg, m, &err)) {
 			s->error = ferry_xasprintf("source %s", err.msg);
 			free(wd);
 			goto out;
