@@ -226,9 +226,16 @@ struct ferry_source_ops {
 	int (*power_state)(struct ferry_source *s, const struct ferry_vm *vm, char **state,
 			   struct ferry_err *err);
 	/* Shut the guest down, and power the VM off when it is still on after
-	 * guest_timeout_s seconds (or at once when the guest cannot be asked). */
+	 * guest_timeout_s seconds (or at once when the guest cannot be asked);
+	 * 0: power it off at once, without asking the guest. */
 	int (*power_off)(struct ferry_source *s, const struct ferry_vm *vm,
 			 unsigned guest_timeout_s, struct ferry_err *err);
+	/* Ask the guest to shut down and return at once: the caller watches
+	 * power_state and calls power_off(0) when the guest takes too long.
+	 * Success when the VM is off already; FERRY_E_UNSUPPORTED when the
+	 * guest cannot be asked (no tools): power it off instead. */
+	int (*guest_shutdown)(struct ferry_source *s, const struct ferry_vm *vm,
+			      struct ferry_err *err);
 	int (*power_on)(struct ferry_source *s, const struct ferry_vm *vm, struct ferry_err *err);
 	/* A crash-consistent snapshot named name (no memory; quiesced when the
 	 * guest tools run): the caller names it after its operation id, so

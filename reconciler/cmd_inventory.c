@@ -247,7 +247,8 @@ int ferry_cmd_inventory(int argc, char **argv)
 		rc = FERRY_EXIT_NOT_OK;
 		goto out;
 	}
-	if (ferry_source_params_load(&sp, &cfg, prov, NULL, &err))
+	if (ferry_source_params_load(&sp, &cfg, prov, NULL, &err) ||
+	    ferry_source_params_load_hosts(&sp, &cfg, &m, &err))
 		goto fail;
 	have_sp = true;
 	if (!(ops = ferry_source_driver(sp.sc.type, &err))) {

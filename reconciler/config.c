@@ -56,6 +56,8 @@ enum key_id {
 	K_TRAILERS,
 	K_WEBHOOK_SECRET,
 	K_MAX_VM_INFLIGHT,
+	K_PRECOPY_INTERVAL,
+	K_GUEST_SHUTDOWN_TIMEOUT,
 	K_TARGET_TYPE,
 	K_TARGET_DIR,
 	K_KUBECONFIG,
@@ -97,6 +99,8 @@ static const struct {
 	[K_TRAILERS] = {"gate", "approval_trailers"},
 	[K_WEBHOOK_SECRET] = {"daemon", "webhook_secret"},
 	[K_MAX_VM_INFLIGHT] = {"limits", "max_vm_inflight"},
+	[K_PRECOPY_INTERVAL] = {"limits", "precopy_interval"},
+	[K_GUEST_SHUTDOWN_TIMEOUT] = {"limits", "guest_shutdown_timeout"},
 	[K_TARGET_TYPE] = {"target", "type"},
 	[K_TARGET_DIR] = {"target", "dir"},
 	[K_KUBECONFIG] = {"target", "kubeconfig"},
@@ -928,6 +932,9 @@ static int set_key(struct parse *p, enum key_id id, const char *value)
 	case K_KNOWN_HOSTS: return set_path(p, id, &c->repo.known_hosts, value);
 	case K_DATA_DIR: return set_path(p, id, &c->daemon.data_dir, value);
 	case K_POLL_INTERVAL: return set_duration(p, id, &c->daemon.poll_interval_ms, value);
+	case K_PRECOPY_INTERVAL: return set_duration(p, id, &c->limits.precopy_interval_ms, value);
+	case K_GUEST_SHUTDOWN_TIMEOUT:
+		return set_duration(p, id, &c->limits.guest_shutdown_ms, value);
 	case K_LISTEN: return set_listen(p, value);
 	case K_SECRETS_DIR: return set_path(p, id, &c->secrets.dir, value);
 	case K_SIGNATURE:
@@ -1142,6 +1149,10 @@ static void fill_unset(struct ferry_config *c)
 	default_str(&c->secrets.dir, "/etc/ferry/secrets");
 	if (!c->limits.max_vm_inflight)
 		c->limits.max_vm_inflight = 20;
+	if (!c->limits.precopy_interval_ms)
+		c->limits.precopy_interval_ms = 60 * 60 * 1000;
+	if (!c->limits.guest_shutdown_ms)
+		c->limits.guest_shutdown_ms = 5 * 60 * 1000;
 	if (!c->gate.ntrailers) {
 		free(c->gate.approval_trailers);
 		c->gate.approval_trailers = ferry_xcalloc(2, sizeof(char *));

@@ -58,6 +58,12 @@ struct ferry_config {
 	} daemon;
 	struct {
 		unsigned max_vm_inflight; /* disks copied at once per source host: 20 */
+		/* warm: how long a precopy round waits after the last before it
+		 * takes the next snapshot (Forklift's controller_precopy_interval) */
+		unsigned precopy_interval_ms; /* 60 min */
+		/* how long a guest may take to shut down before the source VM is
+		 * powered off */
+		unsigned guest_shutdown_ms; /* 5 min */
 		struct ferry_provider_limit *providers;
 		size_t nproviders;
 	} limits;

@@ -110,27 +110,6 @@ static bool cutover_due(const struct ferry_migration *mig, const struct ferry_ru
 	return time_passed(mig->spec.cutover.v, now);
 }
 
-static bool in_loop(const char *phase)
-{
-	const struct ferry_phase *ph = ferry_itinerary_phase(FERRY_ITINERARY_WARM, phase);
-	bool loop = false;
-
-	if (!ph)
-		return false;
-	/* the loop runs from the loop_start row to the loop_end row */
-	for (const char *n = ferry_itinerary_first(FERRY_ITINERARY_WARM); n;
-	     n = ferry_itinerary_next(FERRY_ITINERARY_WARM, ~0u, n, true)) {
-		const struct ferry_phase *q = ferry_itinerary_phase(FERRY_ITINERARY_WARM, n);
-		if (q->loop_start)
-			loop = true;
-		if (q == ph)
-			return loop;
-		if (q->loop_end)
-			loop = false;
-	}
-	return false;
-}
-
 /* Is row r about VM v? By id; by name when v has none (a VM the plan
  * lists by name and the inventory no longer has). */
 static bool row_is(const struct ferry_diff_row *r, const struct ferry_run_vm *v)
@@ -264,7 +243,8 @@ void ferry_diff_plan(const struct ferry_diff_plan *p, int64_t now, struct ferry_
 					r->phase);
 				continue;
 			}
-			if (v->kind == FERRY_ITINERARY_WARM && in_loop(r->phase) &&
+			if (v->kind == FERRY_ITINERARY_WARM &&
+			    ferry_itinerary_in_loop(FERRY_ITINERARY_WARM, r->phase) &&
 			    cutover_due(p->mig, v, now)) {
 				a = add_row(out, p, FERRY_ACT_CUTOVER, r);
 				a->detail = ferry_xstrdup("the cutover time has passed");

@@ -15,6 +15,7 @@
 #include "reconciler/sources.h"
 #include "reconciler/status.h"
 #include "reconciler/sync.h"
+#include "reconciler/targets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,17 @@ struct src {
 	struct ferry_inventory inv;
 	char *error; /* why it cannot be used this pass, or NULL */
 	bool seen;   /* used by a plan in the last pass */
+	size_t n;    /* its index: its work directory is WORK/sN */
+};
+
+/* A target in use: ferry.ini's (key "") or a destination Provider's
+ * ("namespace/name", a cluster given by url), opened on first use. */
+struct tgt {
+	char *key;
+	const struct ferry_target_ops *ops;
+	struct ferry_target *t;
+	char *error; /* why it cannot be used (it is tried again next pass) */
+	bool seen;   /* tried in this pass */
 };
 
 /* A copy of one disk: a `ferry copy` child process, or (remote) a copy the
@@ -63,7 +75,8 @@ struct worker {
 	uint64_t done, total;
 	bool exited;
 	int status;
-	size_t src; /* index into the engine's sources (which may move) */
+	struct src *src;
+	struct tgt *tgt; /* where it writes */
 	struct ferry_disk_access acc;
 	bool acc_open;
 	char *out_path; /* its -o json report */
@@ -112,14 +125,14 @@ struct ferry_engine {
 	struct ferry_forkserver *fs; /* started by the first copy; NULL: not (yet) */
 	bool fs_failed;		     /* it could not start or died: spawn directly */
 	char *work;		     /* DATA_DIR/work */
-	const struct ferry_target_ops *tops;
-	struct ferry_target *t;
+	struct tgt **tgts;	     /* each allocated alone: plans point to them */
+	size_t ntgts, tgts_cap;
 	char *target_dir;
 	struct ferry_model model;
 	char model_sha[FERRY_SHA_HEX];
 	bool have_model;
 	char in_force[FERRY_SHA_HEX];
-	struct src *srcs;
+	struct src **srcs; /* each allocated alone: plans and workers point to them */
 	size_t nsrcs, srcs_cap;
 	struct worker *w;
 	size_t nw, wcap;
@@ -130,10 +143,7 @@ struct ferry_engine {
 	bool txn; /* a round's journal transaction is open */
 	struct deferred *def;
 	size_t ndef, defcap;
-	double pass_at;			/* when the last pass began (ferry_monotonic) */
-	struct ferry_target_label *sel; /* [target] worker_node_selector, split */
-	char **sel_str;			/* its strings: key, value, key, ... */
-	size_t nsel;
+	double pass_at; /* when the last pass began (ferry_monotonic) */
 };
 
 /* A VM whose next action waits for the journal writes leading to it to be
@@ -191,13 +201,57 @@ static bool stopping(const struct ferry_engine *e)
 
 /* ---- open / close ----------------------------------------------------------- */
 
+/* The target of destination Provider dest (NULL: ferry.ini's own), opened
+ * now if it is not yet; its error says why it cannot be used. */
+static struct tgt *target_open(struct ferry_engine *e, const struct ferry_provider *dest)
+{
+	char *key = ferry_target_key(e->cfg, dest);
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct ferry_target_params tp;
+	struct tgt *t = NULL;
+
+	for (size_t i = 0; i < e->ntgts && !t; i++)
+		if (!strcmp(e->tgts[i]->key, key))
+			t = e->tgts[i];
+	if (!t) {
+		t = *FERRY_PUSH(e->tgts, e->ntgts, e->tgts_cap) = ferry_xcalloc(1, sizeof *t);
+		t->key = key;
+		key = NULL;
+	}
+	free(key);
+	if (t->t || t->seen)
+		return t; /* open, or failed this pass already */
+	t->seen = true;
+	free(t->error);
+	t->error = NULL;
+	if (ferry_target_params_load(&tp, e->cfg, dest, e->target_dir, &err)) {
+		t->error = ferry_xstrdup(err.msg);
+		return t;
+	}
+	if (!(t->ops = ferry_target_driver(tp.tc.type, &err)) ||
+	    t->ops->open(&t->t, &tp.tc, &err)) {
+		t->t = NULL;
+		t->error = t->key[0]
+				   ? ferry_xasprintf("destination Provider %s: %s", t->key, err.msg)
+				   : ferry_xasprintf("target: %s", err.msg);
+	} else if (!t->ops->copy_start != !t->ops->copy_poll ||
+		   !t->ops->copy_start != !t->ops->copy_stop) {
+		t->error = ferry_xasprintf("target %s: copy_start, copy_poll and copy_stop go "
+					   "together (an internal error)",
+					   tp.tc.type);
+		t->ops->close(t->t);
+		t->t = NULL;
+	}
+	ferry_target_params_release(&tp);
+	return t;
+}
+
 int ferry_engine_open(struct ferry_engine **out, const struct ferry_engine_opts *o,
 		      struct ferry_err *err)
 {
 	struct ferry_engine *e = ferry_xcalloc(1, sizeof *e);
 	const struct ferry_config *c = o->cfg;
 	char *jpath = NULL;
-	struct ferry_target_config tc;
 
 	*out = NULL;
 	e->o = *o;
@@ -226,37 +280,15 @@ int ferry_engine_open(struct ferry_engine **out, const struct ferry_engine_opts 
 		goto fail;
 	e->target_dir = c->target.dir ? ferry_xstrdup(c->target.dir)
 				      : ferry_path_join(c->daemon.data_dir, "target");
-	e->nsel = c->target.nworker_node_selector;
-	e->sel = ferry_xcalloc(e->nsel ? e->nsel : 1, sizeof *e->sel);
-	e->sel_str = ferry_xcalloc(e->nsel ? 2 * e->nsel : 1, sizeof *e->sel_str);
-	for (size_t i = 0; i < e->nsel; i++) {
-		char *kv = c->target.worker_node_selector[i], *eq = strchr(kv, '=');
+	/* the local target is there at once; a cluster is opened when a plan
+	 * first needs it (and an error blocks its VMs, not the reconciler) */
+	if (c->target.type != FERRY_TARGET_KUBEVIRT) {
+		struct tgt *t = target_open(e, NULL);
 
-		e->sel_str[2 * i] = eq ? ferry_xstrndup(kv, (size_t)(eq - kv)) : ferry_xstrdup(kv);
-		e->sel_str[2 * i + 1] = ferry_xstrdup(eq ? eq + 1 : "");
-		e->sel[i] = (struct ferry_target_label){e->sel_str[2 * i], e->sel_str[2 * i + 1]};
-	}
-	tc = (struct ferry_target_config){
-		.type = c->target.type == FERRY_TARGET_KUBEVIRT ? "kubevirt" : "local",
-		.dir = e->target_dir,
-		.kubeconfig = c->target.kubeconfig,
-		.context = c->target.context,
-		.volumes = c->target.volumes,
-		.worker_image = c->target.worker_image,
-		.worker_service_account = c->target.worker_service_account,
-		.worker_node_selector = e->sel,
-		.nworker_node_selector = e->nsel,
-		.worker_cpu = c->target.worker_cpu,
-		.worker_memory = c->target.worker_memory,
-	};
-	if (!(e->tops = ferry_target_driver(tc.type, err)) || e->tops->open(&e->t, &tc, err))
-		goto fail;
-	if (!e->tops->copy_start != !e->tops->copy_poll ||
-	    !e->tops->copy_start != !e->tops->copy_stop) {
-		ferry_err_set(err, FERRY_E_INTERNAL,
-			      "target %s: copy_start, copy_poll and copy_stop go together",
-			      tc.type);
-		goto fail;
+		if (t->error) {
+			ferry_err_set(err, FERRY_E_INVALID, "%s", t->error);
+			goto fail;
+		}
 	}
 	if (c->repo.url && (e->lock >= 0 ? ferry_git_open_config_locked(&e->git, c, err)
 					 : ferry_git_open_config(&e->git, c, err)))
@@ -298,7 +330,7 @@ static void worker_release(struct ferry_engine *e, struct worker *w)
 {
 	worker_stop(e, w);
 	if (w->acc_open)
-		e->srcs[w->src].ops->disk_close(e->srcs[w->src].s, &w->acc);
+		w->src->ops->disk_close(w->src->s, &w->acc);
 	free(w->plan);
 	free(w->mig);
 	free(w->vm_id);
@@ -327,18 +359,25 @@ void ferry_engine_close(struct ferry_engine *e)
 	free(e->w);
 	ferry_forkserver_close(e->fs);
 	for (size_t i = 0; i < e->nsrcs; i++) {
-		if (e->srcs[i].s)
-			e->srcs[i].ops->close(e->srcs[i].s);
-		ferry_inventory_release(&e->srcs[i].inv);
-		free(e->srcs[i].key);
-		free(e->srcs[i].error);
+		if (e->srcs[i]->s)
+			e->srcs[i]->ops->close(e->srcs[i]->s);
+		ferry_inventory_release(&e->srcs[i]->inv);
+		free(e->srcs[i]->key);
+		free(e->srcs[i]->error);
+		free(e->srcs[i]);
 	}
 	free(e->srcs);
 	for (size_t i = 0; i < e->npm; i++)
 		plan_mem_release(&e->pm[i]);
 	free(e->pm);
-	if (e->t)
-		e->tops->close(e->t);
+	for (size_t i = 0; i < e->ntgts; i++) {
+		if (e->tgts[i]->t)
+			e->tgts[i]->ops->close(e->tgts[i]->t);
+		free(e->tgts[i]->key);
+		free(e->tgts[i]->error);
+		free(e->tgts[i]);
+	}
+	free(e->tgts);
 	ferry_model_release(&e->model);
 	ferry_git_close(e->git);
 	ferry_journal_close(e->j);
@@ -349,10 +388,6 @@ void ferry_engine_close(struct ferry_engine *e)
 	free(e->def);
 	free(e->work);
 	free(e->target_dir);
-	for (size_t i = 0; i < 2 * e->nsel; i++)
-		free(e->sel_str[i]);
-	free(e->sel_str);
-	free(e->sel);
 	free(e);
 }
 
@@ -376,11 +411,11 @@ static struct src *source_for(struct ferry_engine *e, const struct ferry_model *
 	struct src *s = NULL;
 
 	for (size_t i = 0; i < e->nsrcs; i++)
-		if (!strcmp(e->srcs[i].key, key))
-			s = &e->srcs[i];
+		if (!strcmp(e->srcs[i]->key, key))
+			s = e->srcs[i];
 	if (!s) {
-		s = FERRY_PUSH(e->srcs, e->nsrcs, e->srcs_cap);
-		memset(s, 0, sizeof *s);
+		s = *FERRY_PUSH(e->srcs, e->nsrcs, e->srcs_cap) = ferry_xcalloc(1, sizeof *s);
+		s->n = e->nsrcs - 1;
 		s->key = key;
 		key = NULL;
 	}
@@ -399,12 +434,13 @@ static struct src *source_for(struct ferry_engine *e, const struct ferry_model *
 		goto out;
 	}
 	if (!s->s) {
-		char *wd = ferry_xasprintf("%s/s%zu", e->work, (size_t)(s - e->srcs));
+		char *wd = ferry_xasprintf("%s/s%zu", e->work, s->n);
 		struct ferry_source_params sp;
 
 		/* the secret is read at every open (a rotated password is
 		 * picked up) and wiped as soon as the driver has copied it */
-		if (ferry_source_params_load(&sp, e->cfg, prov, wd, &err)) {
+		if (ferry_source_params_load(&sp, e->cfg, prov, wd, &err) ||
+		    ferry_source_params_load_hosts(&sp, e->cfg, m, &err)) {
 			s->error = ferry_xasprintf("source %s", err.msg);
 			free(wd);
 			goto out;
@@ -511,11 +547,15 @@ static void op_id(const char *plan, const char *mig, const char *vm_id, const ch
 	ferry_journal_op_id(&k, kind, 0, out);
 }
 
-/* The operation that copies disk d of a VM: its kind and id. */
-static void copy_op(const char *plan, const char *mig, const char *vm_id, size_t d, char kind[32],
-		    char id[32])
+/* The operation that copies disk d of a VM in round n (cold: 0; warm: the
+ * snapshot's round, 0 the initial): its kind and id. */
+static void copy_op(const char *plan, const char *mig, const char *vm_id, unsigned n, size_t d,
+		    char kind[48], char id[32])
 {
-	snprintf(kind, 32, "copy-disk-%zu", d);
+	if (n)
+		snprintf(kind, 48, "copy-disk-%zu-r%u", d, n);
+	else
+		snprintf(kind, 48, "copy-disk-%zu", d);
 	op_id(plan, mig, vm_id, kind, id);
 }
 
@@ -527,6 +567,7 @@ struct pctx {
 	char *key; /* "ns/name" */
 	char *provider;
 	struct src *src;
+	struct tgt *tgt; /* where its VMs go (its error blocks them) */
 	struct ferry_run_vm *vms;
 	size_t nvms;
 	struct rows rows;
@@ -588,8 +629,10 @@ static int merge_op(const struct ferry_jkey *k, const char *kind, const struct f
 		}
 		if (slash) {
 			*slash = '\0';
-			if (!om->e->tops->vm_exists(om->e->t, where, slash + 1, &exists, now,
-						    NULL)) {
+			const struct tgt *tg = om->c->tgt;
+
+			if (tg->t &&
+			    !tg->ops->vm_exists(tg->t, where, slash + 1, &exists, now, NULL)) {
 				row->target_missing = !exists;
 				row->target_changed = exists && made && now[0] && strcmp(made, now);
 			}
@@ -618,6 +661,17 @@ static int pctx_load(struct ferry_engine *e, const struct ferry_model *m,
 	if (!*relevant)
 		return 0;
 	{
+		const struct ferry_ref *d = &p->spec.provider.destination;
+		const struct ferry_provider *dest =
+			d->name.v
+				? (const struct ferry_provider *)ferry_model_find(
+					  m, FERRY_KIND_PROVIDER,
+					  d->namespace_.v ? d->namespace_.v : p->obj.ns, d->name.v)
+				: NULL;
+
+		c->tgt = target_open(e, dest);
+	}
+	{
 		struct op_merge om = {e, c, 0};
 
 		if (ferry_journal_each_op(e->j, c->key, merge_op, &om, err))
@@ -641,9 +695,10 @@ static int pctx_load(struct ferry_engine *e, const struct ferry_model *m,
 		c->vms = ferry_xcalloc(c->nvms ? c->nvms : 1, sizeof *c->vms);
 		for (size_t i = 0; i < c->nvms; i++) {
 			ferry_resolve_vm(m, p, i, c->src ? &c->src->inv : NULL, power, &c->vms[i]);
-			if (!c->src && why) {
+			if ((!c->src && why) || c->tgt->error) {
 				free(c->vms[i].problem);
-				c->vms[i].problem = ferry_xstrdup(why);
+				c->vms[i].problem =
+					ferry_xstrdup(c->src || !why ? c->tgt->error : why);
 			}
 		}
 	}
@@ -692,8 +747,12 @@ struct vctx {
 	/* the VM continues after a deferral in this pass: an operation it
 	 * finds started was begun by this pass (not before a restart) */
 	bool again;
+	bool cutover; /* warm: the Migration's cutover time has passed */
 	char error[FERRY_ERR_MSG_MAX];
 };
+
+/* Call operation fn of the target of x's plan. */
+#define TARGET(x, fn, ...) ((x)->p->tgt->ops->fn((x)->p->tgt->t, __VA_ARGS__))
 
 /* Is every journal write this VM made so far committed (so an action may
  * follow it)? Outside a round each write commits on its own. */
@@ -743,10 +802,6 @@ static enum hres h_hook(struct vctx *x)
 	return fail(x, "hooks are not built yet: remove the plan's hooks for this VM to migrate "
 		       "it");
 }
-
-/* How long a guest may take to shut down before the source VM is powered
- * off hard (Forklift waits as long). */
-#define GUEST_SHUTDOWN_S 300
 
 /* The source VM's power state now: the driver's answer when it can give
  * one, else the inventory's of this pass. Caller frees. */
@@ -826,14 +881,21 @@ static bool target_running(const struct vctx *x)
 	return stored < 0 ? x->v->tvm.running : stored == 1;
 }
 
-/* PowerOffSource: the guest is asked to shut down, then the VM is powered
- * off (the driver does both, and nothing when it is off already). */
+/* The result of a power-off operation whose guest was asked to shut down
+ * (then WaitForPowerOff powers the VM off when the guest takes too long). */
+#define GUEST_ASKED "guest asked"
+
+/* PowerOffSource: the guest is asked to shut down (WaitForPowerOff then
+ * waits, and powers the VM off after [limits] guest_shutdown_timeout), or,
+ * when it cannot be asked, the VM is powered off. Nothing when it is off. */
 static enum hres h_power_off(struct vctx *x)
 {
 	struct ferry_engine *e = x->e;
 	struct ferry_err err = FERRY_ERR_INIT;
 	const struct src *s = x->p->src;
+	const char *how = "Off";
 	char id[32], *state;
+	int rc;
 
 	if (!s || !x->v->src)
 		return fail(x, "the VM is no longer in the source's inventory");
@@ -857,7 +919,18 @@ static enum hres h_power_off(struct vctx *x)
 		return fail(x, "journal: %s", err.msg);
 	if (!durable(x))
 		return H_DEFER; /* powered off once the journal says it starts */
-	if (s->ops->power_off(s->s, x->v->src, GUEST_SHUTDOWN_S, &err)) {
+	rc = -1;
+	if (s->ops->guest_shutdown) {
+		if (!(rc = s->ops->guest_shutdown(s->s, x->v->src, &err)))
+			how = GUEST_ASKED;
+		else if (err.code == FERRY_E_UNSUPPORTED)
+			ferry_info("%s %s: %s; powering it off", x->k.plan, x->v->name, err.msg);
+	}
+	if (rc && (!s->ops->guest_shutdown || err.code == FERRY_E_UNSUPPORTED))
+		rc = s->ops->power_off(
+			s->s, x->v->src,
+			s->ops->guest_shutdown ? 0 : e->cfg->limits.guest_shutdown_ms / 1000, &err);
+	if (rc) {
 		if (ferry_err_retryable(err.code)) {
 			ferry_warn("%s %s: powering the source VM off: %s (trying again)",
 				   x->k.plan, x->v->name, err.msg);
@@ -866,21 +939,26 @@ static enum hres h_power_off(struct vctx *x)
 		ferry_journal_op_end(e->j, id, false, err.msg, NULL);
 		return fail(x, "powering the source VM off: %s", err.msg);
 	}
-	if (ferry_journal_op_end(e->j, id, true, "Off", &err))
+	if (ferry_journal_op_end(e->j, id, true, how, &err))
 		return fail(x, "journal: %s", err.msg);
-	say(e, "%s %s: the source VM is off", x->k.plan, x->v->name);
+	say(e, "%s %s: %s", x->k.plan, x->v->name,
+	    strcmp(how, GUEST_ASKED) ? "the source VM is off" : "the guest was asked to shut down");
 	return H_DONE;
 }
 
-/* WaitForPowerOff: done once the source says Off; until then, the next
- * pass asks again. */
+/* WaitForPowerOff: done once the source says Off; until then the next pass
+ * asks again, and once the guest has had guest_shutdown_timeout since it
+ * was asked, the VM is powered off. */
 static enum hres h_wait_power_off(struct vctx *x)
 {
+	struct ferry_engine *e = x->e;
+	const struct src *s = x->p->src;
 	struct ferry_err err = FERRY_ERR_INIT;
-	char *state;
+	char id[32], *state, *how = NULL;
+	int64_t asked = 0;
 	bool off;
 
-	if (!x->p->src || !x->v->src)
+	if (!s || !x->v->src)
 		return fail(x, "the VM is no longer in the source's inventory");
 	if (!(state = power_now(x, &err))) {
 		if (ferry_err_retryable(err.code))
@@ -889,13 +967,332 @@ static enum hres h_wait_power_off(struct vctx *x)
 	}
 	off = !strcmp(state, "Off");
 	free(state);
-	return off ? H_DONE : H_WAIT;
+	if (off)
+		return H_DONE;
+	op_id(x->k.plan, x->k.migration, x->k.vm_id, "power-off", id);
+	if (ferry_journal_op_detail(e->j, id, &how, NULL, &asked, &err) &&
+	    err.code != FERRY_E_NOT_FOUND)
+		return fail(x, "journal: %s", err.msg);
+	off = how && !strcmp(how, GUEST_ASKED) && s->ops->power_off &&
+	      time(NULL) - asked >= (int64_t)(e->cfg->limits.guest_shutdown_ms / 1000);
+	free(how);
+	if (!off)
+		return H_WAIT;
+	ferry_warn("%s %s: the source VM is still on %u s after its guest was asked to shut down; "
+		   "powering it off",
+		   x->k.plan, x->v->name, e->cfg->limits.guest_shutdown_ms / 1000);
+	if (s->ops->power_off(s->s, x->v->src, 0, &err)) {
+		if (ferry_err_retryable(err.code))
+			return H_WAIT;
+		return fail(x, "powering the source VM off: %s", err.msg);
+	}
+	say(e, "%s %s: the source VM was powered off", x->k.plan, x->v->name);
+	return H_DONE;
 }
 
-static enum hres h_warm(struct vctx *x)
+/* ---- warm: snapshots and precopy rounds ----------------------------------
+ *
+ * Round n copies what changed between snapshots n-1 and n (round 0: what
+ * snapshot 0 holds). Journal operations, per VM of a run:
+ *   snapshot-N         taken; result: its id, then each disk's change id
+ *   copy-disk-D(-rN)   disk D's copy of round N
+ *   copied-N           every disk of round N is copied
+ *   snapshot-remove-N  snapshot N is removed
+ * Snapshots are named by their operation id, so one taken before a crash is
+ * found again. At most one snapshot of ferry's exists at a time: the one
+ * being copied (Forklift removes the previous before taking the next). */
+
+/* Forklift stops a warm migration at 28 snapshots ("warm import retry
+ * limit reached"); vSphere degrades with long chains. */
+#define MAX_SNAPSHOTS 28
+
+static void round_op(const struct ferry_jkey *k, const char *what, unsigned n, char kind[32],
+		     char id[32])
 {
-	return fail(x, "warm migration needs a source with snapshots and changed block "
-		       "tracking; this provider has neither (use a cold plan)");
+	snprintf(kind, 32, "%s-%u", what, n);
+	op_id(k->plan, k->migration, k->vm_id, kind, id);
+}
+
+/* The latest round of a VM: the highest n whose snapshot operation was
+ * begun (*op its state), or -1. */
+static int round_now(struct ferry_engine *e, const struct ferry_jkey *k, struct ferry_jop *op)
+{
+	int n = -1;
+
+	for (unsigned i = 0; i <= MAX_SNAPSHOTS; i++) {
+		char kind[32], id[32];
+		struct ferry_jop o;
+
+		round_op(k, "snapshot", i, kind, id);
+		if (ferry_journal_op(e->j, id, &o, NULL) || o.state == FERRY_OP_NONE)
+			break;
+		n = (int)i;
+		if (op)
+			*op = o;
+	}
+	return n;
+}
+
+static bool round_op_done(struct ferry_engine *e, const struct ferry_jkey *k, const char *what,
+			  unsigned n)
+{
+	char kind[32], id[32];
+	struct ferry_jop op;
+
+	round_op(k, what, n, kind, id);
+	return !ferry_journal_op(e->j, id, &op, NULL) && op.state == FERRY_OP_DONE;
+}
+
+/* What the journal says of snapshot n: its id and each of the VM's disks'
+ * change ids (NULL where the snapshot gave none). */
+struct snaprec {
+	char *text; /* the operation's result, split in place */
+	const char *id;
+	const char **cids; /* by disk index of the VM */
+	size_t ndisks;
+};
+
+static void snaprec_release(struct snaprec *r)
+{
+	free(r->text);
+	free(r->cids);
+	memset(r, 0, sizeof *r);
+}
+
+static int snaprec_load(struct ferry_engine *e, const struct ferry_jkey *k, unsigned n,
+			size_t ndisks, struct snaprec *r, struct ferry_err *err)
+{
+	char kind[32], id[32], *p;
+
+	memset(r, 0, sizeof *r);
+	round_op(k, "snapshot", n, kind, id);
+	if (ferry_journal_op_detail(e->j, id, &r->text, NULL, NULL, err))
+		return -1;
+	r->ndisks = ndisks;
+	r->cids = ferry_xcalloc(ndisks ? ndisks : 1, sizeof *r->cids);
+	r->id = p = r->text;
+	for (size_t i = 0; p && (p = strchr(p, '\n')); i++) {
+		*p++ = '\0';
+		if (i < ndisks && strcmp(p, "-") && strncmp(p, "-\n", 2))
+			r->cids[i] = p;
+	}
+	if (!r->id[0]) {
+		snaprec_release(r);
+		return ferry_err_set(err, FERRY_E_INTERNAL, "snapshot %u has no record", n);
+	}
+	return 0;
+}
+
+/* The record of a snapshot the source made: its id, then one line per
+ * disk of vm (in the VM's order) with that disk's change id or "-". */
+static char *snaprec_text(const struct ferry_vm *vm, const struct ferry_snapshot *sn)
+{
+	struct ferry_sb b = FERRY_SB_INIT;
+
+	ferry_sb_adds(&b, sn->id);
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		const char *cid = NULL;
+
+		for (size_t d = 0; d < sn->ndisks; d++)
+			if (sn->change_ids && sn->change_ids[d] &&
+			    !strcmp(sn->disk_ids[d], vm->disks[i].id))
+				cid = sn->change_ids[d];
+		/* a change id is one line of text (a source that says otherwise
+		 * has none usable) */
+		ferry_sb_addf(&b, "\n%s", cid && cid[0] && !strchr(cid, '\n') ? cid : "-");
+	}
+	return ferry_sb_detach(&b);
+}
+
+/* The source of a warm VM, with what warm migration needs of it; NULL
+ * (and x->error) when it cannot. */
+static const struct src *warm_source(struct vctx *x)
+{
+	const struct src *s = x->p->src;
+	const struct ferry_source_ops *o;
+
+	if (!s || !x->v->src) {
+		fail(x, "the VM is no longer in the source's inventory");
+		return NULL;
+	}
+	o = s->ops;
+	if (!o->snapshot_create || !o->snapshot_remove || !o->changed_areas ||
+	    !o->disk_open_snapshot) {
+		fail(x,
+		     "warm migration needs a source with snapshots and changed block tracking; "
+		     "the %s provider has neither (use a cold plan)",
+		     o->type);
+		return NULL;
+	}
+	if (x->p->tgt->ops->copy_start) {
+		fail(x,
+		     "warm migration into the %s target is not built yet (its transfer Jobs "
+		     "cannot receive the changed areas): use a cold plan",
+		     x->p->tgt->ops->type);
+		return NULL;
+	}
+	return s;
+}
+
+/* CreateInitialSnapshot, CreateSnapshot, CreateFinalSnapshot: the next
+ * round's snapshot (crash-consistent, quiesced when the guest tools run),
+ * with every disk's change id. */
+static enum hres h_snapshot(struct vctx *x)
+{
+	struct ferry_engine *e = x->e;
+	struct ferry_err err = FERRY_ERR_INIT;
+	const struct src *s = warm_source(x);
+	struct ferry_snapshot sn = {0};
+	struct ferry_jop op;
+	char kind[32], id[32], *rec;
+	int n;
+
+	if (!s)
+		return H_FAIL;
+	n = round_now(e, &x->k, &op);
+	if (n < 0)
+		n = 0;
+	else if (op.state == FERRY_OP_DONE && round_op_done(e, &x->k, "copied", (unsigned)n))
+		n++; /* the latest is copied: a new round */
+	else if (op.state == FERRY_OP_DONE)
+		return H_DONE; /* taken before a restart */
+	if (n >= MAX_SNAPSHOTS)
+		return fail(x,
+			    "warm import retry limit reached: %d snapshots taken, the most ferry "
+			    "takes of a VM; set the Migration's cutover time before that",
+			    n);
+	round_op(&x->k, "snapshot", (unsigned)n, kind, id);
+	if (op_begin(e->j, &x->k, id, kind, &err))
+		return fail(x, "journal: %s", err.msg);
+	if (!durable(x))
+		return H_DEFER;
+	if (s->ops->snapshot_create(s->s, x->v->src, id, &sn, &err)) {
+		if (ferry_err_retryable(err.code)) {
+			ferry_warn("%s %s: taking snapshot %d: %s (trying again)", x->k.plan,
+				   x->v->name, n, err.msg);
+			return H_WAIT;
+		}
+		ferry_journal_op_end(e->j, id, false, err.msg, NULL);
+		return fail(x, "taking a snapshot of the source VM: %s", err.msg);
+	}
+	rec = snaprec_text(x->v->src, &sn);
+	ferry_snapshot_release(&sn);
+	if (ferry_journal_op_end(e->j, id, true, rec, &err)) {
+		free(rec);
+		return fail(x, "journal: %s", err.msg);
+	}
+	free(rec);
+	say(e, "%s %s: snapshot %d taken", x->k.plan, x->v->name, n);
+	return H_DONE;
+}
+
+/* StoreInitialSnapshotDeltas, StoreSnapshotDeltas, AddFinalCheckpoint:
+ * every disk has a change id at the latest snapshot, else the next round
+ * cannot ask what changed. */
+static enum hres h_deltas(struct vctx *x)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct snaprec r;
+	int n = round_now(x->e, &x->k, NULL);
+
+	if (!x->v->src)
+		return fail(x, "the VM is no longer in the source's inventory");
+	if (n < 0 || snaprec_load(x->e, &x->k, (unsigned)n, x->v->src->ndisks, &r, &err))
+		return fail(x, "no snapshot recorded: %s", n < 0 ? "none taken" : err.msg);
+	for (size_t i = 0; i < r.ndisks; i++) {
+		if (!r.cids[i]) {
+			fail(x,
+			     "disk %s has no change id at snapshot %s: changed block tracking is "
+			     "off for that disk (enable it on every disk, or use a cold plan)",
+			     x->v->src->disks[i].id, r.id);
+			snaprec_release(&r);
+			return H_FAIL;
+		}
+	}
+	snaprec_release(&r);
+	return H_DONE;
+}
+
+/* Remove ferry's latest snapshot of VM vm (key k), unless it is removed
+ * already. A snapshot that is gone counts as removed, so no journal write
+ * needs to come first. */
+static int snapshot_drop(struct ferry_engine *e, const struct src *s, const struct ferry_jkey *k,
+			 const struct ferry_vm *vm, struct ferry_err *err)
+{
+	struct ferry_jop op;
+	struct snaprec r;
+	char kind[32], id[32];
+	int n = round_now(e, k, &op), rc;
+
+	if (n < 0 || op.state != FERRY_OP_DONE ||
+	    round_op_done(e, k, "snapshot-remove", (unsigned)n))
+		return 0;
+	round_op(k, "snapshot-remove", (unsigned)n, kind, id);
+	if (snaprec_load(e, k, (unsigned)n, vm->ndisks, &r, err) ||
+	    op_begin(e->j, k, id, kind, err))
+		return -1;
+	rc = s->ops->snapshot_remove(s->s, vm, r.id, err);
+	snaprec_release(&r);
+	if (rc)
+		return -1;
+	return ferry_journal_op_end(e->j, id, true, "removed", err);
+}
+
+/* RemovePreviousSnapshot, RemovePenultimateSnapshot, RemoveFinalSnapshot:
+ * the copied snapshot goes before the next is taken (and the last at the
+ * end). */
+static enum hres h_snapshot_remove(struct vctx *x)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+	const struct src *s = warm_source(x);
+
+	if (!s)
+		return H_FAIL;
+	if (snapshot_drop(x->e, s, &x->k, x->v->src, &err)) {
+		if (ferry_err_retryable(err.code)) {
+			ferry_warn("%s %s: removing a snapshot: %s (trying again)", x->k.plan,
+				   x->v->name, err.msg);
+			return H_WAIT;
+		}
+		return fail(x, "removing the source VM's snapshot: %s", err.msg);
+	}
+	return H_DONE;
+}
+
+/* A warm VM that failed or was canceled: ferry's snapshot is removed (it
+ * would grow on the source); best effort, archive tries again. */
+static void warm_cleanup(struct ferry_engine *e, const struct pctx *c, const struct ferry_jkey *k,
+			 const struct ferry_vm *vm)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+
+	if (!c->src || !vm || !c->src->ops->snapshot_remove)
+		return;
+	if (snapshot_drop(e, c->src, k, vm, &err))
+		ferry_warn("%s %s: removing ferry's snapshot of the source VM: %s", k->plan,
+			   vm->name, err.msg);
+}
+
+/* CopyingPaused: the next round waits for the precopy interval, counted
+ * from when the round's snapshot was asked for; the cutover does not. */
+static enum hres h_paused(struct vctx *x)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+	char kind[32], id[32], *res;
+	int64_t started = 0;
+	int n;
+
+	if (x->cutover)
+		return H_DONE;
+	if ((n = round_now(x->e, &x->k, NULL)) < 0)
+		return H_DONE;
+	round_op(&x->k, "snapshot", (unsigned)n, kind, id);
+	if (ferry_journal_op_detail(x->e->j, id, &res, &started, NULL, &err))
+		return fail(x, "journal: %s", err.msg);
+	free(res);
+	return time(NULL) - started >= (int64_t)(x->e->cfg->limits.precopy_interval_ms / 1000)
+		       ? H_DONE
+		       : H_WAIT;
 }
 
 static enum hres h_convert(struct vctx *x)
@@ -913,7 +1310,7 @@ static enum hres h_create_volumes(struct vctx *x)
 	for (size_t i = 0; i < x->v->tvm.ndisks; i++) {
 		char *uri = NULL;
 
-		if (x->e->tops->disk_create(x->e->t, &x->v->tvm, i, &uri, &err))
+		if (TARGET(x, disk_create, &x->v->tvm, i, &uri, &err))
 			return fail(x, "creating volume %s: %s", x->v->tvm.disks[i].name, err.msg);
 		free(uri);
 	}
@@ -963,8 +1360,17 @@ static pid_t spawn_forked(struct ferry_engine *e, char *const argv[],
 	return pid;
 }
 
-/* Start `ferry copy` for disk i. */
-static int spawn_copy(struct vctx *x, size_t i, const char *opid, struct ferry_err *err)
+/* What a warm round copies of a disk: the disk at a snapshot, only the
+ * areas a file lists. */
+struct warm_copy {
+	const char *snapshot; /* its id */
+	char *areas;	      /* the `ferry copy --changed-areas` file */
+	uint64_t bytes;	      /* what the areas add up to */
+};
+
+/* Start `ferry copy` for disk i (wc: of a warm round, or NULL). */
+static int spawn_copy(struct vctx *x, size_t i, const char *opid, const struct warm_copy *wc,
+		      struct ferry_err *err)
 {
 	struct ferry_engine *e = x->e;
 	struct src *s = x->p->src;
@@ -975,11 +1381,13 @@ static int spawn_copy(struct vctx *x, size_t i, const char *opid, struct ferry_e
 
 	if (!s)
 		return ferry_err_set(err, FERRY_E_RETRYABLE, "the source is not available");
-	if (s->ops->disk_open(s->s, x->v->src, i, &w.acc, err))
+	if (wc ? s->ops->disk_open_snapshot(s->s, x->v->src, i, wc->snapshot, &w.acc, err)
+	       : s->ops->disk_open(s->s, x->v->src, i, &w.acc, err))
 		return -1;
 	w.acc_open = true;
-	w.src = (size_t)(s - e->srcs);
-	if (e->tops->disk_create(e->t, &x->v->tvm, i, &dst, err))
+	w.src = s;
+	w.tgt = x->p->tgt;
+	if (TARGET(x, disk_create, &x->v->tvm, i, &dst, err))
 		goto fail;
 	if (pipe2(pfd, O_CLOEXEC)) {
 		ferry_err_set(err, FERRY_E_IO, "pipe: %s", strerror(errno));
@@ -990,11 +1398,19 @@ static int spawn_copy(struct vctx *x, size_t i, const char *opid, struct ferry_e
 	log = ferry_xasprintf("%s/%s.log", e->work, opid);
 	srcid = ferry_xasprintf("%s:%s:%s", x->p->provider, x->v->src->id, x->v->src->disks[i].id);
 	{
-		char *argv[] = {"ferry",       "copy", "--checkpoint",	ckpt,
-				"--source-id", srcid,  "--progress-fd", "3",
-				"-o",	       "json", w.acc.uri,	dst,
-				NULL};
+		char *argv[16] = {"ferry",	 "copy", "--checkpoint",  ckpt,
+				  "--source-id", srcid,	 "--progress-fd", "3",
+				  "-o",		 "json"};
+		size_t argc = 10;
 		struct ferry_spawn_io io = {w.out_path, log, pfd[1]};
+
+		if (wc) {
+			argv[argc++] = "--changed-areas";
+			argv[argc++] = wc->areas;
+		}
+		argv[argc++] = w.acc.uri;
+		argv[argc++] = dst;
+		argv[argc] = NULL;
 
 		/* a worker never outlives the engine that follows it */
 		if (e->copier) {
@@ -1022,7 +1438,7 @@ static int spawn_copy(struct vctx *x, size_t i, const char *opid, struct ferry_e
 	w.vm_id = ferry_xstrdup(x->k.vm_id);
 	w.op_id = ferry_xstrdup(opid);
 	w.disk = i;
-	w.total = x->v->src->disks[i].capacity;
+	w.total = wc ? wc->bytes : x->v->src->disks[i].capacity;
 	*FERRY_PUSH(e->w, e->nw, e->wcap) = w;
 	free(dst);
 	free(ckpt);
@@ -1058,18 +1474,19 @@ static int start_remote(struct vctx *x, size_t i, const char *opid, bool resumed
 
 	if (!s)
 		return ferry_err_set(err, FERRY_E_RETRYABLE, "the source is not available");
-	if (resumed && e->tops->copy_stop(e->t, &x->v->tvm, i, opid, err))
+	if (resumed && TARGET(x, copy_stop, &x->v->tvm, i, opid, err))
 		return -1;
 	if (s->ops->disk_open(s->s, x->v->src, i, &w.acc, err))
 		return -1;
 	w.acc_open = true;
-	w.src = (size_t)(s - e->srcs);
+	w.src = s;
+	w.tgt = x->p->tgt;
 	srcid = ferry_xasprintf("%s:%s:%s", x->p->provider, x->v->src->id, x->v->src->disks[i].id);
 	{
 		const char *args[] = {"--source-id", srcid};
 
-		if (e->tops->disk_create(e->t, &x->v->tvm, i, &dst, err) ||
-		    e->tops->copy_start(e->t, &x->v->tvm, i, w.acc.uri, args, 2, opid, err))
+		if (TARGET(x, disk_create, &x->v->tvm, i, &dst, err) ||
+		    TARGET(x, copy_start, &x->v->tvm, i, w.acc.uri, args, 2, opid, err))
 			goto out;
 	}
 	w.plan = ferry_xstrdup(x->k.plan);
@@ -1117,11 +1534,10 @@ static enum hres copy_ended(struct vctx *x, struct worker *w, size_t i, const ch
  * finished (the operation is ended and the worker removed), H_FAIL. */
 static enum hres poll_remote(struct vctx *x, struct worker *w, size_t i, const char *id)
 {
-	struct ferry_engine *e = x->e;
 	struct ferry_err err = FERRY_ERR_INIT;
 	struct ferry_copy_state st = {0};
 
-	if (e->tops->copy_poll(e->t, &x->v->tvm, i, id, &st, &err)) {
+	if (TARGET(x, copy_poll, &x->v->tvm, i, id, &st, &err)) {
 		if (err.code != FERRY_E_NOT_FOUND)
 			return H_WAIT; /* the API failed: look again next pass */
 		st.phase = FERRY_COPY_FAILED;
@@ -1133,7 +1549,7 @@ static enum hres poll_remote(struct vctx *x, struct worker *w, size_t i, const c
 			w->done = st.done, w->total = st.total;
 		return H_WAIT;
 	}
-	if (e->tops->copy_stop(e->t, &x->v->tvm, i, id, &err))
+	if (TARGET(x, copy_stop, &x->v->tvm, i, id, &err))
 		ferry_warn("%s %s: removing the transfer worker of disk %zu: %s", x->k.plan,
 			   x->v->name, i, err.msg);
 	return copy_ended(x, w, i, id, st.phase == FERRY_COPY_FAILED ? st.message : "");
@@ -1177,22 +1593,109 @@ static bool copy_finished_before(struct ferry_engine *e, const char *id)
 	return ok;
 }
 
+/* The areas of disk i that round n copies, asked of the source once and
+ * kept in WORK/OPID.areas (a copy resumed after a restart reads the same
+ * list); round 0 copies what snapshot 0 holds, round n what changed since
+ * round n-1's snapshot. */
+static int warm_areas(struct vctx *x, size_t i, const char *opid, const struct snaprec *now,
+		      const struct snaprec *prev, struct warm_copy *wc, char **path,
+		      struct ferry_err *err)
+{
+	const struct src *s = x->p->src;
+	struct ferry_changed_areas ca = {0};
+	char *json = NULL;
+	size_t len;
+	int rc = -1;
+
+	*path = ferry_xasprintf("%s/%s.areas", x->e->work, opid);
+	wc->snapshot = now->id;
+	wc->areas = *path;
+	wc->bytes = 0;
+	if (!ferry_read_file(*path, 256u << 20, &json, &len)) {
+		/* asked before a restart: count what it lists */
+		for (const char *p = json; (p = strstr(p, "\"length\":")); p += 9)
+			wc->bytes += strtoull(p + 9, NULL, 10);
+		free(json);
+		return 0;
+	}
+	if (s->ops->changed_areas(s->s, x->v->src, i, now->id, prev ? prev->cids[i] : "*", &ca,
+				  err))
+		return -1;
+	for (size_t k = 0; k < ca.n; k++)
+		wc->bytes += ca.v[k].length;
+	json = ferry_changed_areas_json(&ca);
+	if (ferry_write_file_atomic(*path, json, strlen(json), 0600))
+		ferry_err_set(err, FERRY_E_IO, "%s: %s", *path, strerror(errno));
+	else
+		rc = 0;
+	free(json);
+	ferry_changed_areas_release(&ca);
+	return rc;
+}
+
+/* Start the copy of disk i (operation opid): by the target, or by a
+ * worker of ours; warm copies read the round's snapshot, only the areas
+ * that changed. */
+static int copy_start(struct vctx *x, size_t i, const char *opid, bool resumed,
+		      const struct snaprec *now, const struct snaprec *prev, bool *nothing,
+		      struct ferry_err *err)
+{
+	struct warm_copy wc;
+	char *path = NULL;
+	int rc;
+
+	*nothing = false;
+	if (x->p->tgt->ops->copy_start)
+		return start_remote(x, i, opid, resumed, err);
+	if (!now)
+		return spawn_copy(x, i, opid, NULL, err);
+	if (warm_areas(x, i, opid, now, prev, &wc, &path, err)) {
+		free(path);
+		return -1;
+	}
+	/* a round with nothing changed on this disk has nothing to move */
+	*nothing = prev && !wc.bytes;
+	rc = *nothing ? 0 : spawn_copy(x, i, opid, &wc, err);
+	free(path);
+	return rc;
+}
+
 static enum hres h_copy(struct vctx *x)
 {
 	struct ferry_engine *e = x->e;
 	struct ferry_err err = FERRY_ERR_INIT;
-	bool all = true, defer = false;
+	bool all = true, defer = false, warm = x->v->kind == FERRY_ITINERARY_WARM;
+	struct snaprec now = {0}, prev = {0};
+	enum hres res = H_FAIL;
+	struct ferry_jop sop;
+	int n = 0;
 
 	if (!x->v->src)
 		return fail(x, "the VM is no longer in the source's inventory");
+	if (warm) {
+		if (!warm_source(x))
+			return H_FAIL;
+		n = round_now(e, &x->k, &sop);
+		if (n < 0 || sop.state != FERRY_OP_DONE)
+			return fail(x, "no snapshot to copy from");
+		if (snaprec_load(e, &x->k, (unsigned)n, x->v->src->ndisks, &now, &err) ||
+		    (n > 0 &&
+		     snaprec_load(e, &x->k, (unsigned)n - 1, x->v->src->ndisks, &prev, &err))) {
+			fail(x, "journal: %s", err.msg);
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < x->v->src->ndisks; i++) {
-		char kind[32], id[32];
+		char kind[48], id[32];
 		struct ferry_jop op;
 		struct worker *w;
+		bool nothing;
 
-		copy_op(x->k.plan, x->k.migration, x->k.vm_id, i, kind, id);
-		if (ferry_journal_op(e->j, id, &op, &err))
-			return fail(x, "journal: %s", err.msg);
+		copy_op(x->k.plan, x->k.migration, x->k.vm_id, (unsigned)n, i, kind, id);
+		if (ferry_journal_op(e->j, id, &op, &err)) {
+			fail(x, "journal: %s", err.msg);
+			goto out;
+		}
 		if (op.state == FERRY_OP_DONE)
 			continue;
 		w = find_worker(e, x->k.plan, x->k.migration, x->k.vm_id, i);
@@ -1200,7 +1703,7 @@ static enum hres h_copy(struct vctx *x)
 			enum hres r = poll_remote(x, w, i, id);
 
 			if (r == H_FAIL)
-				return r;
+				goto out;
 			all = all && r == H_DONE;
 			continue;
 		}
@@ -1209,36 +1712,57 @@ static enum hres h_copy(struct vctx *x)
 
 			copy_outcome(w, msg, sizeof msg);
 			if (copy_ended(x, w, i, id, msg) == H_FAIL)
-				return H_FAIL;
+				goto out;
 			continue;
 		}
 		if (w) {
 			all = false; /* still copying */
 			continue;
 		}
-		if (op.state == FERRY_OP_STARTED && !e->tops->copy_start &&
+		if (op.state == FERRY_OP_STARTED && !x->p->tgt->ops->copy_start &&
 		    copy_finished_before(e, id)) {
 			/* it finished, then we died before writing that down */
-			if (ferry_journal_op_end(e->j, id, true, "copied", &err))
-				return fail(x, "journal: %s", err.msg);
+			if (ferry_journal_op_end(e->j, id, true, "copied", &err)) {
+				fail(x, "journal: %s", err.msg);
+				goto out;
+			}
 			say(e, "%s %s: disk %zu was copied before a restart", x->k.plan, x->v->name,
 			    i);
 			continue;
 		}
-		if (op_begin(e->j, &x->k, id, kind, &err))
-			return fail(x, "journal: %s", err.msg);
-		all = false;
+		if (op_begin(e->j, &x->k, id, kind, &err)) {
+			fail(x, "journal: %s", err.msg);
+			goto out;
+		}
 		if (!durable(x)) {
+			all = false;
 			defer = true; /* spawned once the operation is on disk */
 			continue;
 		}
-		if (e->tops->copy_start
-			    ? start_remote(x, i, id, op.state == FERRY_OP_STARTED && !x->again,
-					   &err)
-			    : spawn_copy(x, i, id, &err))
-			return fail(x, "copying disk %zu: %s", i, err.msg);
+		if (copy_start(x, i, id, op.state == FERRY_OP_STARTED && !x->again,
+			       warm ? &now : NULL, n > 0 ? &prev : NULL, &nothing, &err)) {
+			fail(x, "copying disk %zu: %s", i, err.msg);
+			goto out;
+		}
+		if (nothing && ferry_journal_op_end(e->j, id, true, "unchanged", &err)) {
+			fail(x, "journal: %s", err.msg);
+			goto out;
+		}
+		all = all && nothing;
 	}
-	return defer ? H_DEFER : all ? H_DONE : H_WAIT;
+	res = defer ? H_DEFER : all ? H_DONE : H_WAIT;
+	if (res == H_DONE && warm) {
+		char kind[32], id[32];
+
+		round_op(&x->k, "copied", (unsigned)n, kind, id);
+		if (op_begin(e->j, &x->k, id, kind, &err) ||
+		    ferry_journal_op_end(e->j, id, true, "", &err))
+			res = fail(x, "journal: %s", err.msg);
+	}
+out:
+	snaprec_release(&now);
+	snaprec_release(&prev);
+	return res;
 }
 
 static enum hres h_create_vm(struct vctx *x)
@@ -1255,7 +1779,7 @@ static enum hres h_create_vm(struct vctx *x)
 		return fail(x, "journal: %s", err.msg);
 	if (prior.state == FERRY_OP_NONE) {
 		/* a VM of that name that ferry did not make is not overwritten */
-		if (e->tops->vm_exists(e->t, t->ns, t->name, &exists, NULL, &err))
+		if (TARGET(x, vm_exists, t->ns, t->name, &exists, NULL, &err))
 			return fail(x, "%s", err.msg);
 		if (exists)
 			return fail(x, "VMAlreadyExists: the target already has a VM %s/%s", t->ns,
@@ -1269,11 +1793,11 @@ static enum hres h_create_vm(struct vctx *x)
 		struct ferry_target_vm tv = *t;
 
 		tv.running = target_running(x);
-		if (e->tops->vm_create(e->t, &tv, &err))
+		if (TARGET(x, vm_create, &tv, &err))
 			return fail(x, "creating VM %s/%s: %s", t->ns, t->name, err.msg);
 	}
 	/* what ferry made, so that a change made outside it shows as drift */
-	if (e->tops->vm_exists(e->t, t->ns, t->name, &exists, digest, &err))
+	if (TARGET(x, vm_exists, t->ns, t->name, &exists, digest, &err))
 		return fail(x, "reading back VM %s/%s: %s", t->ns, t->name, err.msg);
 	where = digest[0] ? ferry_xasprintf("%s/%s sha256:%s", t->ns, t->name, digest)
 			  : ferry_xasprintf("%s/%s", t->ns, t->name);
@@ -1285,6 +1809,11 @@ static enum hres h_create_vm(struct vctx *x)
 	return H_DONE;
 }
 
+static enum hres h_unknown(struct vctx *x)
+{
+	return fail(x, "ferry has no handler for this phase (an internal error)");
+}
+
 static const struct {
 	const char *phase;
 	enum hres (*fn)(struct vctx *x);
@@ -1294,9 +1823,23 @@ static const struct {
 	{"StorePowerState", h_store_power},
 	{"PowerOffSource", h_power_off},
 	{"WaitForPowerOff", h_wait_power_off},
-	{"CreateInitialSnapshot", h_warm},
+	{"CreateInitialSnapshot", h_snapshot},
+	{"WaitForInitialSnapshot", h_next}, /* the driver waits for its Task */
+	{"StoreInitialSnapshotDeltas", h_deltas},
 	{"CreateDataVolumes", h_create_volumes},
 	{"CopyDisks", h_copy},
+	{"CopyingPaused", h_paused},
+	{"RemovePreviousSnapshot", h_snapshot_remove},
+	{"CreateSnapshot", h_snapshot},
+	{"WaitForSnapshot", h_next},
+	{"StoreSnapshotDeltas", h_deltas},
+	{"AddCheckpoint", h_next}, /* the copied round is recorded by CopyDisks */
+	{"RemovePenultimateSnapshot", h_snapshot_remove},
+	{"CreateFinalSnapshot", h_snapshot},
+	{"WaitForFinalSnapshot", h_next},
+	{"AddFinalCheckpoint", h_deltas},
+	{"Finalize", h_copy},
+	{"RemoveFinalSnapshot", h_snapshot_remove},
 	{"ConvertGuest", h_convert},
 	{"CreateVM", h_create_vm},
 	{"PostHook", h_hook},
@@ -1307,7 +1850,7 @@ static enum hres (*handler_of(const char *phase))(struct vctx *)
 	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
 		if (!strcmp(handlers[i].phase, phase))
 			return handlers[i].fn;
-	return h_warm; /* every other phase belongs to the warm loop */
+	return h_unknown;
 }
 
 /* ---- moving VMs ---------------------------------------------------------------- */
@@ -1336,7 +1879,7 @@ static void stop_vm_workers(struct ferry_engine *e, const struct ferry_jkey *k,
 			struct ferry_err err = FERRY_ERR_INIT;
 
 			if (w->remote && v &&
-			    e->tops->copy_stop(e->t, &v->tvm, w->disk, w->op_id, &err))
+			    w->tgt->ops->copy_stop(w->tgt->t, &v->tvm, w->disk, w->op_id, &err))
 				ferry_warn("%s %s: stopping the copy of disk %zu: %s", k->plan,
 					   v->name, w->disk, err.msg);
 			drop_worker(e, w);
@@ -1352,6 +1895,7 @@ static int advance(struct vctx *x, const char *phase, bool cutover, struct ferry
 	struct ferry_engine *e = x->e;
 	const struct ferry_run_vm *v = x->v;
 
+	x->cutover = cutover;
 	while (!ferry_phase_is_final(phase) && !stopping(e)) {
 		enum hres r;
 		const char *next;
@@ -1382,11 +1926,14 @@ static int advance(struct vctx *x, const char *phase, bool cutover, struct ferry
 			int rc;
 
 			stop_vm_workers(e, &x->k, x->v);
+			if (v->kind == FERRY_ITINERARY_WARM)
+				warm_cleanup(e, x->p, &x->k, v->src);
 			rc = transition(x, phase, "Failed", msg, err);
 			free(msg);
 			if (!rc && del && v->tvm.name && !(rc = flush(x, err))) {
 				struct ferry_err derr = FERRY_ERR_INIT;
-				if (e->tops->vm_delete(e->t, v->tvm.ns, v->tvm.name, &derr))
+				if (x->p->tgt->t &&
+				    TARGET(x, vm_delete, v->tvm.ns, v->tvm.name, &derr))
 					ferry_warn("%s %s: deleteVmOnFailMigration: %s", x->k.plan,
 						   v->name, derr.msg);
 			}
@@ -1420,13 +1967,15 @@ static int cancel_vm(struct vctx *x, const char *phase, struct ferry_err *err)
 	struct ferry_engine *e = x->e;
 
 	stop_vm_workers(e, &x->k, x->v);
+	if (x->v && x->v->kind == FERRY_ITINERARY_WARM)
+		warm_cleanup(e, x->p, &x->k, x->v->src);
 	if (transition(x, phase, "Canceled", NULL, err) || flush(x, err))
 		return -1;
 	/* Forklift removes what a canceled VM had created on the target */
-	if (phase && x->v && x->v->tvm.name) {
+	if (phase && x->v && x->v->tvm.name && x->p->tgt->t) {
 		struct ferry_err derr = FERRY_ERR_INIT;
 
-		if (e->tops->vm_delete(e->t, x->v->tvm.ns, x->v->tvm.name, &derr))
+		if (TARGET(x, vm_delete, x->v->tvm.ns, x->v->tvm.name, &derr))
 			ferry_warn("%s %s: removing its target objects: %s", x->k.plan, x->v->name,
 				   derr.msg);
 	}
@@ -1440,21 +1989,36 @@ static int archive_plan(struct ferry_engine *e, struct pctx *c, struct ferry_err
 	struct ferry_jkey k = {c->key, c->mig ? c->mig->obj.name : "", ""};
 
 	for (size_t i = 0; i < c->rows.n; i++) {
-		for (size_t d = 0;; d++) {
-			char kind[32], oid[32];
-			struct ferry_jop op;
-			const char *ext[] = {"ckpt", "json", "log"};
+		const struct ferry_diff_row *r = &c->rows.v[i];
+		struct ferry_jkey vk = {c->key, r->migration, r->vm_id};
 
-			copy_op(c->key, c->rows.v[i].migration, c->rows.v[i].vm_id, d, kind, oid);
-			if (ferry_journal_op(e->j, oid, &op, NULL) || op.state == FERRY_OP_NONE)
-				break;
-			for (size_t x = 0; x < 3; x++) {
-				char *path = ferry_xasprintf("%s/%s.%s", e->work, oid, ext[x]);
-				if (unlink(path) && errno != ENOENT)
-					ferry_warn("%s: %s", path, strerror(errno));
-				free(path);
+		/* each round's copies (cold: round 0 only) */
+		for (unsigned n = 0; n <= MAX_SNAPSHOTS; n++) {
+			size_t d = 0;
+
+			for (;; d++) {
+				char kind[48], oid[32];
+				struct ferry_jop op;
+				const char *ext[] = {"ckpt", "json", "log", "areas"};
+
+				copy_op(c->key, r->migration, r->vm_id, n, d, kind, oid);
+				if (ferry_journal_op(e->j, oid, &op, NULL) ||
+				    op.state == FERRY_OP_NONE)
+					break;
+				for (size_t x = 0; x < sizeof ext / sizeof *ext; x++) {
+					char *path =
+						ferry_xasprintf("%s/%s.%s", e->work, oid, ext[x]);
+					if (unlink(path) && errno != ENOENT)
+						ferry_warn("%s: %s", path, strerror(errno));
+					free(path);
+				}
 			}
+			if (!d)
+				break;
 		}
+		/* a warm VM's snapshot that failing or canceling could not remove */
+		if (c->src)
+			warm_cleanup(e, c, &vk, ferry_inventory_find(&c->src->inv, r->vm_id, NULL));
 	}
 	op_id(c->key, k.migration, "", "archive", id);
 	if (op_begin(e->j, &k, id, "archive", err) ||
@@ -1519,18 +2083,27 @@ static const char *mem_phase(const struct plan_mem *m, const char *vm_id)
 	return NULL;
 }
 
-/* Bytes copied so far of a VM in CopyDisks. */
+/* Bytes copied so far of a VM in CopyDisks (warm: of its current round,
+ * a disk done counting as its capacity). */
 static uint64_t copied(struct ferry_engine *e, const struct pctx *c, const char *mig,
 		       const struct ferry_run_vm *v)
 {
 	uint64_t done = 0;
+	unsigned n = 0;
+
+	if (v->kind == FERRY_ITINERARY_WARM) {
+		struct ferry_jkey k = {c->key, mig, v->id};
+		int r = round_now(e, &k, NULL);
+
+		n = r > 0 ? (unsigned)r : 0;
+	}
 
 	for (size_t d = 0; v->src && d < v->src->ndisks; d++) {
-		char kind[32], id[32];
+		char kind[48], id[32];
 		struct ferry_jop op;
 		const struct worker *w;
 
-		copy_op(c->key, mig, v->id, d, kind, id);
+		copy_op(c->key, mig, v->id, n, d, kind, id);
 		if (!ferry_journal_op(e->j, id, &op, NULL) && op.state == FERRY_OP_DONE)
 			done += v->src->disks[d].capacity;
 		else if ((w = find_worker(e, c->key, mig, v->id, d)))
@@ -1925,7 +2498,9 @@ static int plan_all(struct ferry_engine *e, const struct ferry_model *m, struct 
 	size_t nlim;
 
 	for (size_t i = 0; i < e->nsrcs; i++)
-		e->srcs[i].seen = false;
+		e->srcs[i]->seen = false;
+	for (size_t i = 0; i < e->ntgts; i++)
+		e->tgts[i]->seen = false;
 	for (size_t i = 0; i < np; i++) {
 		bool relevant;
 

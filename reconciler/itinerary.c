@@ -4,15 +4,19 @@
 
 #define P(name, step, req)                                                                         \
 	{                                                                                          \
-		name, step, req, false, false                                                      \
+		name, step, req, false, false, false                                               \
 	}
 #define LOOP_START(name, step, req)                                                                \
 	{                                                                                          \
-		name, step, req, true, false                                                       \
+		name, step, req, true, false, false                                                \
+	}
+#define LOOP_EXIT(name, step, req)                                                                 \
+	{                                                                                          \
+		name, step, req, false, true, false                                                \
 	}
 #define LOOP_END(name, step, req)                                                                  \
 	{                                                                                          \
-		name, step, req, false, true                                                       \
+		name, step, req, false, false, true                                                \
 	}
 
 static const struct ferry_phase cold[] = {
@@ -37,7 +41,7 @@ static const struct ferry_phase warm[] = {
 	P("StoreInitialSnapshotDeltas", "Initialize", 0),
 	P("CreateDataVolumes", "DiskTransfer", 0),
 	LOOP_START("CopyDisks", "DiskTransfer", 0),
-	P("CopyingPaused", "DiskTransfer", 0),
+	LOOP_EXIT("CopyingPaused", "DiskTransfer", 0),
 	P("RemovePreviousSnapshot", "DiskTransfer", 0),
 	P("CreateSnapshot", "DiskTransfer", 0),
 	P("WaitForSnapshot", "DiskTransfer", 0),
@@ -46,6 +50,7 @@ static const struct ferry_phase warm[] = {
 	P("StorePowerState", "Cutover", FERRY_IT_POWER),
 	P("PowerOffSource", "Cutover", FERRY_IT_POWER),
 	P("WaitForPowerOff", "Cutover", FERRY_IT_POWER),
+	P("RemovePenultimateSnapshot", "Cutover", 0),
 	P("CreateFinalSnapshot", "Cutover", 0),
 	P("WaitForFinalSnapshot", "Cutover", 0),
 	P("AddFinalCheckpoint", "Cutover", 0),
@@ -94,18 +99,23 @@ const char *ferry_itinerary_first(enum ferry_itinerary_kind kind)
 const char *ferry_itinerary_next(enum ferry_itinerary_kind kind, unsigned flags,
 				 const char *current, bool cutover)
 {
-	size_t n;
+	size_t n, k;
 	const struct ferry_phase *t = table(kind, &n);
 	long i = index_of(kind, current);
 
 	if (i < 0 || (size_t)i + 1 >= n)
 		return NULL;
-	if (t[i].loop_end && !cutover) {
-		for (size_t k = 0; k < n; k++)
-			if (t[k].loop_start)
-				return t[k].name;
+	k = (size_t)i + 1;
+	if (t[i].loop_end) {
+		/* a round ends: the next starts */
+		for (k = 0; !t[k].loop_start; k++)
+			;
+	} else if (t[i].loop_exit && cutover) {
+		/* the cutover: leave the loop after its last row */
+		while (!t[k - 1].loop_end)
+			k++;
 	}
-	for (size_t k = (size_t)i + 1; k < n; k++)
+	for (; k < n; k++)
 		if ((t[k].requires & flags) == t[k].requires)
 			return t[k].name;
 	return NULL;
@@ -114,14 +124,36 @@ const char *ferry_itinerary_next(enum ferry_itinerary_kind kind, unsigned flags,
 size_t ferry_itinerary_list(enum ferry_itinerary_kind kind, unsigned flags, const char **names,
 			    size_t n)
 {
-	size_t count = 0;
-	for (const char *p = ferry_itinerary_first(kind); p;
-	     p = ferry_itinerary_next(kind, flags, p, true)) {
+	size_t count = 0, nt;
+	const struct ferry_phase *t = table(kind, &nt);
+
+	/* in table order: one round of a warm loop, then the cutover */
+	for (size_t i = 0; i < nt; i++) {
+		if ((t[i].requires & flags) != t[i].requires)
+			continue;
 		if (count < n)
-			names[count] = p;
+			names[count] = t[i].name;
 		count++;
 	}
 	return count < n ? count : n;
+}
+
+bool ferry_itinerary_in_loop(enum ferry_itinerary_kind kind, const char *name)
+{
+	size_t n;
+	const struct ferry_phase *t = table(kind, &n);
+	long i = index_of(kind, name);
+	bool loop = false;
+
+	for (long k = 0; k <= i; k++) {
+		if (t[k].loop_start)
+			loop = true;
+		if (k == i)
+			return loop;
+		if (t[k].loop_end)
+			loop = false;
+	}
+	return false;
 }
 
 bool ferry_phase_is_final(const char *name)

@@ -27,6 +27,8 @@ struct ferry_phase {
 	const char *step;  /* pipeline step: Initialize, PreHook, DiskTransfer, ... */
 	unsigned requires; /* flags that must all be set for the phase to run */
 	bool loop_start;   /* warm: where a precopy round starts again */
+	bool loop_exit;	   /* warm: where the cutover leaves the loop (Forklift's
+			    * CopyingPaused: after a round's copy, before the next snapshot) */
 	bool loop_end;	   /* warm: the last phase of a precopy round */
 };
 
@@ -36,9 +38,10 @@ const struct ferry_phase *ferry_itinerary_phase(enum ferry_itinerary_kind kind, 
 /* The first phase ("Started"). */
 const char *ferry_itinerary_first(enum ferry_itinerary_kind kind);
 
-/* The phase after current for a VM with flags; for a warm VM at the end of
- * a precopy round, cutover says whether to leave the loop (else the next
- * round starts). NULL after "Completed", or when current is unknown. */
+/* The phase after current for a VM with flags. A warm VM at the end of a
+ * precopy round starts the next; at the loop's exit (CopyingPaused),
+ * cutover says whether it leaves the loop for the cutover phases. NULL
+ * after "Completed", or when current is unknown. */
 const char *ferry_itinerary_next(enum ferry_itinerary_kind kind, unsigned flags,
 				 const char *current, bool cutover);
 
@@ -46,6 +49,9 @@ const char *ferry_itinerary_next(enum ferry_itinerary_kind kind, unsigned flags,
  * in order; returns how many were written to names (at most n). */
 size_t ferry_itinerary_list(enum ferry_itinerary_kind kind, unsigned flags, const char **names,
 			    size_t n);
+
+/* Is phase name inside the warm precopy loop (a cutover can still come)? */
+bool ferry_itinerary_in_loop(enum ferry_itinerary_kind kind, const char *name);
 
 /* Final phases: Completed, Failed, Canceled. */
 bool ferry_phase_is_final(const char *name);

@@ -318,6 +318,44 @@ int ferry_journal_op(struct ferry_journal *j, const char *op_id, struct ferry_jo
 	return 0;
 }
 
+/* A time the journal wrote (now_text), as seconds; 0 when empty. */
+static int64_t time_col(sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	struct ferry_time t;
+
+	return s && *s && !ferry_time_parse((const char *)s, &t, NULL) ? t.sec : 0;
+}
+
+int ferry_journal_op_detail(struct ferry_journal *j, const char *op_id, char **result,
+			    int64_t *started, int64_t *ended, struct ferry_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*result = NULL;
+	if (prepare(j, "SELECT result, started, ended FROM op WHERE op_id = ?1", &st, err))
+		return -1;
+	sqlite3_bind_text(st, 1, op_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *r = sqlite3_column_text(st, 0);
+
+		*result = ferry_xstrdup(r ? (const char *)r : "");
+		if (started)
+			*started = time_col(st, 1);
+		if (ended)
+			*ended = time_col(st, 2);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return ferry_err_set(err, FERRY_E_NOT_FOUND, "journal %s: no operation %s", j->path,
+				     op_id);
+	if (rc != SQLITE_ROW)
+		return db_fail(j, err, "reading an operation");
+	return 0;
+}
+
 int ferry_journal_op_begin(struct ferry_journal *j, const struct ferry_jkey *k, const char *op_id,
 			   const char *kind, struct ferry_jop *prior, struct ferry_err *err)
 {

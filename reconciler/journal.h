@@ -93,6 +93,13 @@ int ferry_journal_op_end(struct ferry_journal *j, const char *op_id, bool ok, co
 			 struct ferry_err *err);
 int ferry_journal_op(struct ferry_journal *j, const char *op_id, struct ferry_jop *op,
 		     struct ferry_err *err);
+/* The whole result of operation op_id (struct ferry_jop's result keeps only
+ * its first FERRY_JOURNAL_TEXT - 1 bytes; a snapshot's result holds every
+ * disk's change id) and when the operation began and ended (seconds since
+ * the epoch; ended is 0 while it runs). FERRY_E_NOT_FOUND when there is no
+ * such operation. Caller frees *result. */
+int ferry_journal_op_detail(struct ferry_journal *j, const char *op_id, char **result,
+			    int64_t *started, int64_t *ended, struct ferry_err *err);
 
 /* Every VM row of a plan (all runs when migration is NULL), in vm_id
  * order; fn returns non-zero to stop. */

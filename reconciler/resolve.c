@@ -269,6 +269,33 @@ static void hash_mapping(struct ferry_run_vm *v)
 	ferry_sb_release(&sb);
 }
 
+/* What stops a VM from migrating warm (Forklift's validation refuses the
+ * same): no changed block tracking, or snapshots ferry did not take (its
+ * own are named after their operation ids, "ferry-..."). */
+static void warm_problems(struct ferry_run_vm *v)
+{
+	const struct ferry_vm *s = v->src;
+
+	if (!s->has_cbt) {
+		problem(v, ferry_xstrdup("warm migration needs changed block tracking, which "
+					 "this provider does not have: use a cold plan"));
+		return;
+	}
+	if (!s->cbt_enabled)
+		problem(v, ferry_xasprintf("changed block tracking is off on VM %s: enable it "
+					   "(ctkEnabled) for a warm migration, or use a cold plan",
+					   s->name));
+	for (size_t i = 0; i < s->nsnapshots; i++)
+		if (strncmp(s->snapshots[i].name ? s->snapshots[i].name : "", "ferry-", 6))
+			problem(v,
+				ferry_xasprintf(
+					"VM %s has a snapshot ferry did not take (%s): warm "
+					"migration needs a VM without snapshots; remove them, or "
+					"use a cold plan",
+					s->name,
+					s->snapshots[i].name ? s->snapshots[i].name : "?"));
+}
+
 enum ferry_itinerary_kind ferry_plan_kind(const struct ferry_plan *plan)
 {
 	if (plan->spec.type.v)
@@ -318,6 +345,8 @@ void ferry_resolve_vm(const struct ferry_model *m, const struct ferry_plan *plan
 	}
 	v->id = v->src->id;
 	v->name = v->src->name;
+	if (v->kind == FERRY_ITINERARY_WARM)
+		warm_problems(v);
 
 	/* the target VM's name: targetName, or the source name made valid */
 	if (pvm->target_name.v) {

@@ -335,6 +335,23 @@ out:
 	return rc;
 }
 
+int ferry_secret_load_for(struct ferry_secret_data *s, const char *dir, const char *ns,
+			  const char *name, const char *owner, struct ferry_err *err)
+{
+	struct ferry_err e = FERRY_ERR_INIT;
+	char *ref = ferry_xasprintf("%s/%s", ns, name);
+	char msg[FERRY_ERR_MSG_MAX + FERRY_ERR_FILE_MAX + 8];
+	int rc = ferry_secret_load(s, dir, ref, &e);
+
+	free(ref);
+	if (!rc)
+		return 0;
+	/* the secret module's messages quote no value; the file it names
+	 * goes into the message, where callers look */
+	ferry_err_format(&e, msg, sizeof msg);
+	return ferry_err_set(err, e.code, "%s: %s", owner, msg);
+}
+
 const char *ferry_secret_get(const struct ferry_secret_data *s, const char *key)
 {
 	for (size_t i = 0; s && i < s->n; i++)

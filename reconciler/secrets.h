@@ -28,6 +28,12 @@ int ferry_secret_ref_check(const char *ref, struct ferry_err *err);
 int ferry_secret_load(struct ferry_secret_data *s, const char *dir, const char *ref,
 		      struct ferry_err *err);
 
+/* ferry_secret_load of the secret NAMESPACE/NAME an object names (a
+ * Provider's or Host's spec.secret), whose messages start with owner (e.g.
+ * "Provider mig/vcenter") and name the file, never a value. */
+int ferry_secret_load_for(struct ferry_secret_data *s, const char *dir, const char *ns,
+			  const char *name, const char *owner, struct ferry_err *err);
+
 /* The value of key, or NULL. */
 const char *ferry_secret_get(const struct ferry_secret_data *s, const char *key);
 

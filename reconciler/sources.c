@@ -26,20 +26,13 @@ static int load_secret(struct ferry_secret_data *out, const struct ferry_config 
 		       const struct ferry_ref *ref, const struct ferry_obj *owner,
 		       struct ferry_err *err)
 {
-	struct ferry_err e = FERRY_ERR_INIT;
-	char *name = ferry_xasprintf("%s/%s", ref->namespace_.v ? ref->namespace_.v : owner->ns,
-				     ref->name.v);
-	char msg[FERRY_ERR_MSG_MAX + FERRY_ERR_FILE_MAX + 8];
-	int rc = ferry_secret_load(out, cfg->secrets.dir, name, &e);
+	char *who =
+		ferry_xasprintf("%s %s/%s", ferry_kind_name(owner->kind), owner->ns, owner->name);
+	int rc = ferry_secret_load_for(out, cfg->secrets.dir,
+				       ref->namespace_.v ? ref->namespace_.v : owner->ns,
+				       ref->name.v, who, err);
 
-	if (rc) {
-		/* the secret module's messages quote no value; the file it
-		 * names goes into the message, where callers look */
-		ferry_err_format(&e, msg, sizeof msg);
-		ferry_err_set(err, e.code, "%s %s/%s: %s", ferry_kind_name(owner->kind), owner->ns,
-			      owner->name, msg);
-	}
-	free(name);
+	free(who);
 	return rc;
 }
 

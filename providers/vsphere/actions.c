@@ -197,6 +197,39 @@ static int vm_method(struct ferry_source *s, const struct ferry_vm *vm, const ch
 	return rc;
 }
 
+/* ShutdownGuest of a VM that is on: 0 when the guest was asked; else -1
+ * with FERRY_E_UNSUPPORTED (no tools, or a guest that cannot be asked) or
+ * the call's own error. */
+static int shutdown_guest(struct ferry_source *s, const struct ferry_vm *vm, struct ferry_err *err)
+{
+	struct ferry_sb b = FERRY_SB_INIT;
+	struct vs_reply r = VS_REPLY_INIT;
+	struct ferry_err e = FERRY_ERR_INIT;
+	int rc = vs_add_this(&b, "VirtualMachine", vm->id, &e)
+			 ? -1
+			 : vs_call(s->soap, "ShutdownGuest", b.buf, &r, &e);
+
+	ferry_sb_release(&b);
+	vs_reply_release(&r);
+	if (!rc)
+		return 0;
+	if (ferry_err_retryable(e.code) || e.code == FERRY_E_AUTH || e.code == FERRY_E_NOT_FOUND) {
+		ferry_err_set(err, e.code, "%s", e.msg);
+		return -1;
+	}
+	return ferry_err_set(err, FERRY_E_UNSUPPORTED, "VM '%s': the guest cannot be shut down: %s",
+			     vm->name, e.msg);
+}
+
+int vs_guest_shutdown(struct ferry_source *s, const struct ferry_vm *vm, struct ferry_err *err)
+{
+	int off = is_state(s, vm, "Off", err);
+
+	if (off)
+		return off < 0 ? -1 : 0;
+	return shutdown_guest(s, vm, err);
+}
+
 int vs_power_off(struct ferry_source *s, const struct ferry_vm *vm, unsigned guest_timeout_s,
 		 struct ferry_err *err)
 {
@@ -205,17 +238,10 @@ int vs_power_off(struct ferry_source *s, const struct ferry_vm *vm, unsigned gue
 
 	if (off)
 		return off < 0 ? -1 : 0;
-	if (is_state(s, vm, "On", err) == 1) {
-		struct ferry_sb b = FERRY_SB_INIT;
-		struct vs_reply r = VS_REPLY_INIT;
+	if (guest_timeout_s && is_state(s, vm, "On", err) == 1) {
 		struct ferry_err e = FERRY_ERR_INIT;
-		int rc = vs_add_this(&b, "VirtualMachine", vm->id, &e)
-				 ? -1
-				 : vs_call(s->soap, "ShutdownGuest", b.buf, &r, &e);
 
-		ferry_sb_release(&b);
-		vs_reply_release(&r);
-		if (rc) {
+		if (shutdown_guest(s, vm, &e)) {
 			/* no tools, or a guest that cannot be asked: power off */
 			ferry_info("vsphere: %s: VM '%s': no guest shutdown (%s); powering off",
 				   s->label, vm->name, e.msg);

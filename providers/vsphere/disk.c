@@ -339,23 +339,49 @@ out:
 /* The moref on h's host of vm's snapshot snapshot_id (vCenter's moref):
  * the snapshot of the same name there (ferry names its snapshots after
  * operation ids, which are unique). host_vm is vm's moref on the host. */
-static int host_snapshot(struct vs_host *h, const struct ferry_vm *vm, char *host_vm,
-			 const char *snapshot_id, char **out, struct ferry_err *err)
+/* The name of vCenter's snapshot snapshot_id (config.name), or an error. */
+static int snapshot_name(struct ferry_source *s, const char *snapshot_id, char **out,
+			 struct ferry_err *err)
+{
+	static const char *const paths[] = {"config.name", NULL};
+	struct vs_reply r = VS_REPLY_INIT;
+	xmlNode *o;
+	int rc = vs_retrieve(s, "VirtualMachineSnapshot", snapshot_id, paths, &r, &o, err);
+
+	*out = rc ? NULL : vs_text(vs_propval(o, paths[0]));
+	vs_reply_release(&r);
+	if (!rc && !*out)
+		rc = ferry_err_set(err, FERRY_E_NOT_FOUND, "snapshot %s has no name", snapshot_id);
+	return rc;
+}
+
+static int host_snapshot(struct ferry_source *s, struct vs_host *h, const struct ferry_vm *vm,
+			 char *host_vm, const char *snapshot_id, char **out, struct ferry_err *err)
 {
 	struct ferry_vm on_host = {.id = host_vm, .name = vm->name};
 	struct ferry_snapshot sn;
 	const char *name = NULL;
 
 	*out = NULL;
+	char *asked = NULL;
+	int rc;
+
 	for (size_t i = 0; i < vm->nsnapshots && !name; i++)
 		if (!strcmp(vm->snapshots[i].id, snapshot_id))
 			name = vm->snapshots[i].name;
-	if (!name)
-		return ferry_err_set(err, FERRY_E_NOT_FOUND,
-				     "VM '%s' (%s) has no snapshot %s in the inventory: its name "
-				     "finds it on the ESXi host",
-				     vm->name, vm->id, snapshot_id);
-	if (vs_snapshot_find(h->src, &on_host, name, &sn, err))
+	/* one taken since the inventory was read (a warm round's): ask vCenter */
+	if (!name && !snapshot_name(s, snapshot_id, &asked, err))
+		name = asked;
+	if (!name) {
+		ferry_err_prefix(err,
+				 "VM '%s' (%s): the name of snapshot %s, which finds it on the "
+				 "ESXi host: ",
+				 vm->name, vm->id, snapshot_id);
+		return -1;
+	}
+	rc = vs_snapshot_find(h->src, &on_host, name, &sn, err);
+	free(asked);
+	if (rc)
 		return -1;
 	*out = sn.id;
 	sn.id = NULL;
@@ -436,7 +462,7 @@ static int open_vddk(struct ferry_source *s, struct vs_host *h, const struct fer
 	if (h) {
 		if (host_vm(h, vm, &host_vm_ref, err) ||
 		    (snapshot_id &&
-		     host_snapshot(h, vm, host_vm_ref, snapshot_id, &host_snap, err)))
+		     host_snapshot(s, h, vm, host_vm_ref, snapshot_id, &host_snap, err)))
 			goto out;
 		vs_vddk_via_host(&v, h);
 		v.vm_moref = host_vm_ref;

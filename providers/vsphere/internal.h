@@ -189,6 +189,7 @@ int vs_power_state(struct ferry_source *s, const struct ferry_vm *vm, char **sta
 		   struct ferry_err *err);
 int vs_power_off(struct ferry_source *s, const struct ferry_vm *vm, unsigned guest_timeout_s,
 		 struct ferry_err *err);
+int vs_guest_shutdown(struct ferry_source *s, const struct ferry_vm *vm, struct ferry_err *err);
 int vs_power_on(struct ferry_source *s, const struct ferry_vm *vm, struct ferry_err *err);
 int vs_snapshot_create(struct ferry_source *s, const struct ferry_vm *vm, const char *name,
 		       struct ferry_snapshot *out, struct ferry_err *err);

@@ -217,6 +217,7 @@ const struct ferry_source_ops ferry_vsphere_source_ops = {
 	.close = vs_close,
 	.power_state = vs_power_state,
 	.power_off = vs_power_off,
+	.guest_shutdown = vs_guest_shutdown,
 	.power_on = vs_power_on,
 	.snapshot_create = vs_snapshot_create,
 	.snapshot_find = vs_snapshot_find,

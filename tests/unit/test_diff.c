@@ -18,7 +18,10 @@
  * inventory.txt ('#' starts a comment):
  *   provider NS/NAME         the VMs below are that Provider's (VMs before
  *                            any provider line: every Provider's)
- *   vm ID NAME POWER [efi]   a VM; POWER is On or Off
+ *   vm ID NAME POWER [efi] [cbt|cbt-off]
+ *                            a VM; POWER is On or Off; cbt: changed block
+ *                            tracking on (cbt-off: the source has it, off)
+ *   snapshot ID NAME         a snapshot of the last VM
  *   disk ID STORAGE MIB      a disk of the last VM
  *   nic NETWORK [MAC]        a NIC of the last VM ("Network adapter N")
  * journal.txt:
@@ -165,14 +168,35 @@ static int parse_inventory(struct golden *g, char *text)
 				FERRY_PUSH(g->invs, g->ninvs, g->invs_cap);
 			inv = &g->invs[g->ninvs - 1].inv;
 		}
-		if (!strcmp(w[0], "vm") && (n == 4 || n == 5)) {
+		if (!strcmp(w[0], "vm") && n >= 4 && n <= 6) {
 			vm = FERRY_PUSH(inv->vms, inv->nvms, inv->cap);
+			memset(vm, 0, sizeof *vm);
 			vm->id = ferry_xstrdup(w[1]);
 			vm->name = ferry_xstrdup(w[2]);
 			vm->power_state = ferry_xstrdup(w[3]);
-			vm->firmware = ferry_xstrdup(n == 5 ? w[4] : "bios");
 			vm->cpus = 2;
 			vm->memory_bytes = 4ull << 30;
+			for (size_t k = 4; k < n; k++) {
+				if (!strcmp(w[k], "efi") && !vm->firmware)
+					vm->firmware = ferry_xstrdup("efi");
+				else if (!strcmp(w[k], "cbt") || !strcmp(w[k], "cbt-off"))
+					vm->has_cbt = true, vm->cbt_enabled = !strcmp(w[k], "cbt");
+				else {
+					print_error("%s/inventory.txt:%d: unknown word %s\n",
+						    g->name, lineno, w[k]);
+					return -1;
+				}
+			}
+			if (!vm->firmware)
+				vm->firmware = ferry_xstrdup("bios");
+		} else if (!strcmp(w[0], "snapshot") && n == 3 && vm) {
+			struct ferry_vm_snapshot *sn;
+
+			vm->snapshots = ferry_xrealloc(
+				vm->snapshots, (vm->nsnapshots + 1) * sizeof *vm->snapshots);
+			sn = &vm->snapshots[vm->nsnapshots++];
+			sn->id = ferry_xstrdup(w[1]);
+			sn->name = ferry_xstrdup(w[2]);
 		} else if (!strcmp(w[0], "disk") && n == 4 && vm) {
 			struct ferry_vm_disk *d;
 

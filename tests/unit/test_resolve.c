@@ -123,6 +123,7 @@ static struct ferry_vm *add_vm(struct ferry_inventory *inv, const char *id, cons
 	vm->firmware = ferry_xstrdup("efi");
 	vm->cpus = 4;
 	vm->memory_bytes = 8ull << 30;
+	vm->has_cbt = vm->cbt_enabled = true; /* as vSphere VMs ready for warm */
 	return vm;
 }
 
@@ -379,6 +380,53 @@ static void test_problems(void **state)
 	ferry_run_vm_release(&v);
 }
 
+static void test_warm_problems(void **state)
+{
+	struct fixture *fx = *state;
+	const struct ferry_plan *p = plan(fx, "shaped"); /* warm */
+	struct ferry_vm *vm = &fx->inv.vms[2];		 /* web-01 */
+	struct ferry_vm_snapshot snaps[] = {{"snapshot-3", "ferry-00112233aabbccdd"},
+					    {"snapshot-4", "before patching"}};
+	struct ferry_run_vm v;
+
+	/* ready: CBT on, no snapshots */
+	ferry_resolve_vm(&fx->m, p, 0, &fx->inv, false, &v);
+	assert_null(v.problem);
+	ferry_run_vm_release(&v);
+	/* ferry's own snapshot (a warm migration under way) is no problem */
+	vm->snapshots = snaps;
+	vm->nsnapshots = 1;
+	ferry_resolve_vm(&fx->m, p, 0, &fx->inv, false, &v);
+	assert_null(v.problem);
+	ferry_run_vm_release(&v);
+	/* someone else's is */
+	vm->nsnapshots = 2;
+	ferry_resolve_vm(&fx->m, p, 0, &fx->inv, false, &v);
+	assert_string_equal(v.problem, "VM web-01 has a snapshot ferry did not take (before "
+				       "patching): warm migration needs a VM without snapshots; "
+				       "remove them, or use a cold plan");
+	ferry_run_vm_release(&v);
+	vm->snapshots = NULL;
+	vm->nsnapshots = 0;
+	/* CBT off */
+	vm->cbt_enabled = false;
+	ferry_resolve_vm(&fx->m, p, 0, &fx->inv, false, &v);
+	assert_string_equal(v.problem, "changed block tracking is off on VM web-01: enable it "
+				       "(ctkEnabled) for a warm migration, or use a cold plan");
+	ferry_run_vm_release(&v);
+	/* a source without CBT at all (OVA) */
+	vm->has_cbt = false;
+	ferry_resolve_vm(&fx->m, p, 0, &fx->inv, false, &v);
+	assert_string_equal(v.problem, "warm migration needs changed block tracking, which this "
+				       "provider does not have: use a cold plan");
+	ferry_run_vm_release(&v);
+	/* a cold plan does not care */
+	ferry_resolve_vm(&fx->m, plan(fx, "bad-template"), 0, &fx->inv, false, &v);
+	assert_null(strstr(v.problem ? v.problem : "", "block tracking"));
+	ferry_run_vm_release(&v);
+	vm->has_cbt = vm->cbt_enabled = true;
+}
+
 static void test_maps_by_id(void **state)
 {
 	const struct fixture *fx = *state;
@@ -420,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_per_vm_overrides),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_problems),
+		cmocka_unit_test(test_warm_problems),
 		cmocka_unit_test(test_maps_by_id),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

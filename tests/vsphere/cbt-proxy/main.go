@@ -23,7 +23,10 @@
 //
 //	CBTPROXY_URL=https://127.0.0.1:PORT/sdk CBTPROXY_THUMBPRINT=AA:.. CBTPROXY_THUMBPRINT256=.. CBTPROXY_PID=N
 //
-// and logs one line per SOAP request on stderr: "SOAP Method" for a
+// With -ignore-shutdown, ShutdownGuest is answered with success and not
+// forwarded: the VM stays on, as with a guest that ignores the request.
+//
+// It logs one line per SOAP request on stderr: "SOAP Method" for a
 // forwarded call, "QCDA vm=.. snapshot=.. deviceKey=.. changeId=".."
 // startOffset=.. -> length=.. areas=N bytes=B" for an answered query, or
 // "QCDA ... -> fault NAME".
@@ -297,6 +300,7 @@ func main() {
 	flag.StringVar(&recordFile, "record", "", "the record file (JSON, see the source's header)")
 	flag.IntVar(&maxAreas, "max-areas", 0, "at most this many areas per reply (0: all; the client then loops by startOffset)")
 	flag.BoolVar(&requireCBT, "require-cbt", true, "fault unless the VM's config.changeTrackingEnabled is true")
+	ignoreShutdown := flag.Bool("ignore-shutdown", false, "answer ShutdownGuest with success without forwarding it (a guest that ignores it)")
 	useTLS := flag.Bool("tls", true, "serve HTTPS")
 	certFile := flag.String("tlscert", "", "PEM certificate (default: a fresh self-signed P-256 one)")
 	keyFile := flag.String("tlskey", "", "PEM private key for -tlscert")
@@ -347,6 +351,12 @@ func main() {
 			}
 		}
 		if m := methodRE.FindSubmatch(body); m != nil {
+			if *ignoreShutdown && string(m[1]) == "ShutdownGuest" {
+				log.Printf("SOAP ShutdownGuest (ignored)")
+				w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+				fmt.Fprintf(w, `%s<ShutdownGuestResponse xmlns="urn:vim25"></ShutdownGuestResponse>%s`, envOpen, envClose)
+				return
+			}
 			log.Printf("SOAP %s", m[1])
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
