@@ -252,6 +252,10 @@ static void hash_mapping(struct ferry_run_vm *v)
 	unsigned len = 0;
 
 	ferry_sb_addf(&sb, "%s/%s\n", t->ns, t->name);
+	/* volumes named as written (no random suffix): a different mapping; the
+	 * default adds nothing, so hashes of plans that do not say stay */
+	if (!t->pvc_generate_name)
+		ferry_sb_adds(&sb, "fixed-names\n");
 	for (size_t i = 0; i < t->ndisks; i++)
 		ferry_sb_addf(&sb, "disk %s %" PRIu64 " %s %s %s %s\n", t->disks[i].name,
 			      t->disks[i].size,

@@ -10,7 +10,10 @@
 # default pvcNameTemplateUseGenerateName); every claim holds exactly its
 # source disk's bytes; the VirtualMachines exist with ferry's labels and
 # the claims as volumes; the Jobs are gone once their copies are recorded;
-# a second reconcile changes nothing (and makes no second volume).
+# a second reconcile changes nothing (and makes no second volume). Then
+# the destination Provider gets a url and a token secret, and ferry.ini's
+# kubeconfig names nothing: without a token the VMs are blocked and say
+# why; with it they migrate into another namespace through that url.
 # usage: migrate.sh FERRY MAKE_OVA
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -137,3 +140,38 @@ grep -q "settled: 2 completed" "$t/out.txt" || fail "second reconcile did not se
 fk_api GET /apis/cdi.kubevirt.io/v1beta1/namespaces/quickstart-vms/datavolumes >/dev/null || fail "listing DataVolumes"
 [ "$(j .items.length)" = 3 ] || fail "after a second pass: $(j .items.length) DataVolumes"
 echo "ok - a second reconcile changes nothing"
+
+# --- The destination Provider with a url: the cluster is reached with its
+# secret's token and CA, not ferry.ini's kubeconfig (which names nothing
+# now). Without a token the VMs are blocked and say why.
+fk_api POST /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"by-url"}}' >/dev/null ||
+	fail "creating the namespace by-url"
+mkdir -p "$t/secrets/quickstart"
+printf '[secret]\nuser = ferry\n' >"$t/secrets/quickstart/host-token.ini"
+chmod 600 "$t/secrets/quickstart/host-token.ini"
+sed -i 's/targetNamespace: quickstart-vms/targetNamespace: by-url/' "$t/src/plan.yaml"
+sed -i "s|^  url: \"\"|  url: $FAKEKUBE_URL\n  secret: {name: host-token}|" "$t/src/providers.yaml"
+grep -q "secret: {name: host-token}" "$t/src/providers.yaml" || fail "the Provider was not edited"
+git -C "$t/src" -c user.name=T -c user.email=t@example.com commit -qam "the cluster by url"
+git -C "$t/src" push -q "$t/repo.git" main
+sed -e "s|^kubeconfig = .*|kubeconfig = $t/no-such-kubeconfig|" -e "s|^data_dir = data|data_dir = data2|" \
+	"$t/ferry.ini" >"$t/ferry2.ini"
+printf '[secrets]\ndir = secrets\n' >>"$t/ferry2.ini"
+"$ferry" reconcile --once -c "$t/ferry2.ini" >"$t/out.txt" 2>&1 || fail "reconcile (no token) exited $?"
+grep -q "settled: 0 completed, 0 failed, 0 canceled, 0 waiting, 2 blocked" "$t/out.txt" ||
+	fail "without a token the VMs are not blocked"
+"$ferry" diff -c "$t/ferry2.ini" >"$t/diff.txt" 2>&1 || fail "ferry diff"
+grep -q "destination Provider quickstart/host: a cluster given by url ($FAKEKUBE_URL) needs a secret with a token" "$t/diff.txt" ||
+	{ cat "$t/diff.txt"; fail "the blocked VMs do not say why"; }
+echo "ok - a url without a token blocks the plan's VMs, and says so"
+{
+	printf '[secret]\ntoken = %s\ncacert =\n' "$FAKEKUBE_TOKEN"
+	cat "$FAKEKUBE_CACERT"
+} >"$t/secrets/quickstart/host-token.ini"
+"$ferry" reconcile --once -c "$t/ferry2.ini" >"$t/out.txt" 2>&1 || fail "reconcile (by url) exited $?"
+grep -q "settled: 2 completed, 0 failed" "$t/out.txt" || fail "not both VMs completed through the url"
+fk_api GET /apis/kubevirt.io/v1/namespaces/by-url/virtualmachines >/dev/null || fail "listing VMs"
+[ "$(j .items.length)" = 2 ] || fail "by-url has $(j .items.length) VMs, not 2"
+grep -rl -- "$FAKEKUBE_TOKEN" "$t/data2" "$t/out.txt" "$t/diff.txt" && fail "the token leaked"
+git --git-dir="$t/repo.git" log -p --all | grep -q -- "$FAKEKUBE_TOKEN" && fail "the token is in Git"
+echo "ok - both VMs migrated through the destination Provider's url and token"

@@ -380,6 +380,29 @@ static void test_problems(void **state)
 	ferry_run_vm_release(&v);
 }
 
+/* pvcNameTemplateUseGenerateName: on unless the plan says false (Forklift
+ * 2.9), and part of the mapping the hash pins */
+static void test_generate_name(void **state)
+{
+	struct fixture *fx = *state;
+	struct ferry_plan *p = ferry_model_plans(&fx->m);
+	struct ferry_run_vm on, off;
+
+	while (strcmp(p->obj.name, "shaped"))
+		p++;
+
+	ferry_resolve_vm(&fx->m, p, 0, &fx->inv, false, &on);
+	assert_true(on.tvm.pvc_generate_name);
+	p->spec.pvc_name_template_use_generate_name.set = true;
+	p->spec.pvc_name_template_use_generate_name.v = false;
+	ferry_resolve_vm(&fx->m, p, 0, &fx->inv, false, &off);
+	assert_false(off.tvm.pvc_generate_name);
+	assert_string_not_equal(on.hash, off.hash);
+	p->spec.pvc_name_template_use_generate_name.set = false;
+	ferry_run_vm_release(&on);
+	ferry_run_vm_release(&off);
+}
+
 static void test_warm_problems(void **state)
 {
 	struct fixture *fx = *state;
@@ -469,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_problems),
 		cmocka_unit_test(test_warm_problems),
+		cmocka_unit_test(test_generate_name),
 		cmocka_unit_test(test_maps_by_id),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
