@@ -6,6 +6,7 @@
 #include "common/strbuf.h"
 #include "common/time.h"
 #include "common/util.h"
+#include "dataplane/changed.h"
 #include "providers/driver.h"
 #include "providers/target.h"
 #include "reconciler/itinerary.h"
@@ -1612,11 +1613,16 @@ static int warm_areas(struct vctx *x, size_t i, const char *opid, const struct s
 	wc->areas = *path;
 	wc->bytes = 0;
 	if (!ferry_read_file(*path, 256u << 20, &json, &len)) {
-		/* asked before a restart: count what it lists */
-		for (const char *p = json; (p = strstr(p, "\"length\":")); p += 9)
-			wc->bytes += strtoull(p + 9, NULL, 10);
+		/* asked before a restart: count what it lists, read as ferry
+		 * copy will read it */
+		struct ferry_extents ex = FERRY_EXTENTS_INIT;
+
+		rc = ferry_changed_areas_parse(*path, json, len, &ex, err);
+		for (size_t k = 0; !rc && k < ex.len; k++)
+			wc->bytes += ex.v[k].len;
+		ferry_extents_release(&ex);
 		free(json);
-		return 0;
+		return rc;
 	}
 	if (s->ops->changed_areas(s->s, x->v->src, i, now->id, prev ? prev->cids[i] : "*", &ca,
 				  err))
