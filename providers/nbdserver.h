@@ -24,6 +24,7 @@ struct ferry_nbd_server {
 	pid_t pid; /* 0 when not running (never started, or reaped) */
 	char *sock, *log, *pidfile;
 	char *cafile;		       /* WORK/PREFIX-PID-SEQ.ca when asked for, else NULL */
+	char *pskfile;		       /* a relay's WORK/relay-PID-SEQ.psk, else NULL */
 	struct ferry_nbd_server *next; /* the driver's list of running servers */
 };
 
@@ -64,6 +65,33 @@ void ferry_nbd_servers_stop(struct ferry_nbd_server **list);
  * whose OWNER is gone): only a process whose command line names that
  * file's socket is killed; the files are removed. */
 void ferry_nbd_reap_leftovers(const char *work_dir, const char *prefix);
+
+/* ---- relays ----------------------------------------------------------------
+ * A worker on another machine (a transfer Job in the target cluster) cannot
+ * reach a source's Unix socket. A relay is nbdkit's nbd plugin serving that
+ * socket's export read-only over TCP, TLS required, with a pre-shared key
+ * made for it alone: only a worker given the key can read the disk, and
+ * nothing can write it. ferry makes the listening socket itself (systemd
+ * socket activation: fd 3, LISTEN_FDS=1), so the port is known and taken
+ * before nbdkit starts.
+ *
+ * Files: WORK/relay-PID-SEQ.log, .pid, .psk (the key, 0600). */
+
+#define FERRY_NBD_PSK_IDENTITY "ferry"
+
+struct ferry_nbd_relay_opts {
+	const char *bind;	     /* numeric IPv4 or IPv6 address to listen on */
+	unsigned port_min, port_max; /* ports to try, in order; both 0: one the kernel picks */
+};
+
+/* Start a relay of upstream (an NBD URI) and wait until it answers; its
+ * port in *port and its key ("ferry:" and 64 hex digits, what psktool
+ * writes) in *psk (caller frees; a secret: never log it). Stop it with
+ * ferry_nbd_server_stop. Leftovers of a killed ferry: reap prefix
+ * "relay". */
+int ferry_nbd_relay_start(const char *work_dir, unsigned seq, const char *upstream,
+			  const struct ferry_nbd_relay_opts *o, struct ferry_nbd_server **out,
+			  unsigned *port, char **psk, struct ferry_err *err);
 
 /* nbd+unix:///?socket=SOCK, the socket path percent-encoded. Caller frees. */
 char *ferry_nbd_socket_uri(const char *sock);

@@ -96,6 +96,24 @@ struct ferry_copy_state {
 					  * termination message */
 };
 
+/* What a copy the target runs (copy_start) reads, and how. */
+struct ferry_copy_source {
+	/* The NBD URI the worker connects to: "nbds://ferry@HOST:PORT/" when
+	 * tls_psk is set (libnbd takes the PSK identity from the URI's user),
+	 * else any URI `ferry copy` reads. */
+	const char *uri;
+	/* The TLS-PSK key, "identity:hexkey" (psktool's file format), or NULL.
+	 * A secret: the target hands it to the worker as a file, never on a
+	 * command line or in an object's spec. */
+	const char *tls_psk;
+	/* A warm round's `ferry copy --changed-areas` JSON, or NULL for the
+	 * whole disk. */
+	const char *changed_areas;
+	/* Options put before SRC DST, such as "--source-id", ID. */
+	const char *const *args;
+	size_t nargs;
+};
+
 struct ferry_target_ops {
 	const char *type;
 	int (*open)(struct ferry_target **out, const struct ferry_target_config *cfg,
@@ -128,11 +146,10 @@ struct ferry_target_ops {
 	 * must not start a second copy); a worker left over from another
 	 * op_id of the same disk is replaced. */
 
-	/* Start copying src_uri (an NBD URI the source serves) into disk i of
-	 * vm, with args (such as "--source-id", ID) put before SRC DST. */
+	/* Start copying src into disk i of vm. */
 	int (*copy_start)(struct ferry_target *t, const struct ferry_target_vm *vm, size_t i,
-			  const char *src_uri, const char *const *args, size_t nargs,
-			  const char *op_id, struct ferry_err *err);
+			  const struct ferry_copy_source *src, const char *op_id,
+			  struct ferry_err *err);
 	/* How that copy goes; FERRY_E_NOT_FOUND when no worker of op_id exists. */
 	int (*copy_poll)(struct ferry_target *t, const struct ferry_target_vm *vm, size_t i,
 			 const char *op_id, struct ferry_copy_state *st, struct ferry_err *err);

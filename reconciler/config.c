@@ -16,6 +16,7 @@
 #include "reconciler/secrets.h"
 #include "schema/names.h"
 
+#include <arpa/inet.h>
 #include <ini.h>
 
 #include <ctype.h>
@@ -68,6 +69,9 @@ enum key_id {
 	K_WORKER_NODE_SELECTOR,
 	K_WORKER_CPU,
 	K_WORKER_MEMORY,
+	K_TRANSFER_ADDRESS,
+	K_TRANSFER_BIND,
+	K_TRANSFER_PORTS,
 	K_VDDK_LIB_DIR,
 	K_COUNT
 };
@@ -111,6 +115,9 @@ static const struct {
 	[K_WORKER_NODE_SELECTOR] = {"target", "worker_node_selector"},
 	[K_WORKER_CPU] = {"target", "worker_cpu"},
 	[K_WORKER_MEMORY] = {"target", "worker_memory"},
+	[K_TRANSFER_ADDRESS] = {"target", "transfer_address"},
+	[K_TRANSFER_BIND] = {"target", "transfer_bind"},
+	[K_TRANSFER_PORTS] = {"target", "transfer_ports"},
 	[K_VDDK_LIB_DIR] = {"vsphere", "vddk_lib_dir"},
 };
 
@@ -866,6 +873,53 @@ static int set_image(struct parse *p, const char *value)
 	return 0;
 }
 
+static bool ip_literal(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* transfer_address: a DNS name or an IP address; transfer_bind: an IP
+ * address. */
+static int set_address(struct parse *p, enum key_id id, char **dst, const char *value)
+{
+	const char *why;
+
+	if (need_value(p, id, value) < 0)
+		return -1;
+	if (!ip_literal(value) && (id == K_TRANSFER_BIND || !ferry_dns1123_subdomain(value, &why)))
+		return fail_value(p, 0, "%s: expected %s, got '%s'", keys[id].name,
+				  id == K_TRANSFER_BIND ? "an IPv4 or IPv6 address"
+							: "a host name or an IP address",
+				  value);
+	set_str(dst, value);
+	return 0;
+}
+
+/* transfer_ports: PORT or LOW-HIGH, 1 to 65535. */
+static int set_ports(struct parse *p, const char *value)
+{
+	unsigned long lo, hi;
+	char *end;
+
+	if (need_value(p, K_TRANSFER_PORTS, value) < 0)
+		return -1;
+	errno = 0;
+	lo = strtoul(value, &end, 10);
+	hi = lo;
+	if (*end == '-' && end != value)
+		hi = strtoul(end + 1, &end, 10);
+	if (errno || *end || !isdigit((unsigned char)value[0]) || lo < 1 || hi > 65535 || lo > hi)
+		return fail_value(p, (int)(end - value),
+				  "transfer_ports: expected a port or a range LOW-HIGH of ports "
+				  "1 to 65535, got '%s'",
+				  value);
+	p->c->target.transfer_port_min = (unsigned)lo;
+	p->c->target.transfer_port_max = (unsigned)hi;
+	return 0;
+}
+
 /* HOST:PORT or [ADDRESS]:PORT, port 1 to 65535. */
 static int set_listen(struct parse *p, const char *value)
 {
@@ -985,6 +1039,9 @@ static int set_key(struct parse *p, enum key_id id, const char *value)
 	case K_WORKER_CPU: return set_quantity(p, id, &c->target.worker_cpu, value, "500m or 2");
 	case K_WORKER_MEMORY:
 		return set_quantity(p, id, &c->target.worker_memory, value, "512Mi or 2Gi");
+	case K_TRANSFER_ADDRESS: return set_address(p, id, &c->target.transfer_address, value);
+	case K_TRANSFER_BIND: return set_address(p, id, &c->target.transfer_bind, value);
+	case K_TRANSFER_PORTS: return set_ports(p, value);
 	case K_VDDK_LIB_DIR: return set_path(p, id, &c->vsphere.vddk_lib_dir, value);
 	case K_COUNT: break;
 	}
@@ -1197,6 +1254,8 @@ void ferry_config_release(struct ferry_config *c)
 	free_list(&c->target.worker_node_selector, &c->target.nworker_node_selector);
 	free(c->target.worker_cpu);
 	free(c->target.worker_memory);
+	free(c->target.transfer_address);
+	free(c->target.transfer_bind);
 	free(c->vsphere.vddk_lib_dir);
 	free(c->gate.allowed_signers);
 	free(c->gate.openpgp_keys);

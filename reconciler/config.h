@@ -77,6 +77,12 @@ struct ferry_config {
 		char **worker_node_selector; /* "key=value" each */
 		size_t nworker_node_selector;
 		char *worker_cpu, *worker_memory;
+		/* where transfer Jobs reach the relays that serve source disks:
+		 * the address they connect to (NULL: $POD_IP, else none), the
+		 * local address relays listen on (NULL: transfer_address when it
+		 * is an IP address, else all), the ports they take (0: any) */
+		char *transfer_address, *transfer_bind;
+		unsigned transfer_port_min, transfer_port_max;
 	} target;
 	struct {
 		char *vddk_lib_dir; /* VDDK's directory (holds lib64/), or NULL: read over HTTPS */

@@ -8,6 +8,7 @@
 #include "common/util.h"
 #include "dataplane/changed.h"
 #include "providers/driver.h"
+#include "providers/nbdserver.h"
 #include "providers/target.h"
 #include "reconciler/itinerary.h"
 #include "reconciler/journal.h"
@@ -18,6 +19,7 @@
 #include "reconciler/sync.h"
 #include "reconciler/targets.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -80,9 +82,10 @@ struct worker {
 	struct tgt *tgt; /* where it writes */
 	struct ferry_disk_access acc;
 	bool acc_open;
-	char *out_path; /* its -o json report */
-	bool remote;	/* the target runs it: no pid, no pipe */
-	bool forked;	/* a child of the fork server (e->fs), not of the engine */
+	char *out_path;			/* its -o json report */
+	bool remote;			/* the target runs it: no pid, no pipe */
+	struct ferry_nbd_server *relay; /* remote: what serves it the disk */
+	bool forked;			/* a child of the fork server (e->fs), not of the engine */
 };
 
 /* A VM's line in a plan's status: its phase as the commit message shows
@@ -126,6 +129,7 @@ struct ferry_engine {
 	struct ferry_forkserver *fs; /* started by the first copy; NULL: not (yet) */
 	bool fs_failed;		     /* it could not start or died: spawn directly */
 	char *work;		     /* DATA_DIR/work */
+	unsigned relays;	     /* relays started (their files' numbers) */
 	struct tgt **tgts;	     /* each allocated alone: plans point to them */
 	size_t ntgts, tgts_cap;
 	char *target_dir;
@@ -202,6 +206,34 @@ static bool stopping(const struct ferry_engine *e)
 
 /* ---- open / close ----------------------------------------------------------- */
 
+/* Where the target's workers reach a relay: [target] transfer_address,
+ * else the pod's own address when ferry runs in one ($POD_IP, set from
+ * status.podIP), and the local address the relay listens on. */
+static int transfer_where(const struct ferry_engine *e, const char **host,
+			  struct ferry_nbd_relay_opts *o, struct ferry_err *err)
+{
+	const struct ferry_config *c = e->cfg;
+	unsigned char ip[sizeof(struct in6_addr)];
+	const char *pod_ip = getenv("POD_IP");
+
+	*host = c->target.transfer_address ? c->target.transfer_address
+					   : (pod_ip && *pod_ip ? pod_ip : NULL);
+	if (!*host)
+		return ferry_err_set(
+			err, FERRY_E_INVALID,
+			"[target] transfer_address is not set in ferry.ini: the "
+			"transfer Jobs read the source disks from ferry at that "
+			"address (a host name or IP address the cluster's pods reach)");
+	o->bind = c->target.transfer_bind;
+	if (!o->bind)
+		o->bind = inet_pton(AF_INET, *host, ip) == 1 || inet_pton(AF_INET6, *host, ip) == 1
+				  ? *host
+				  : "0.0.0.0";
+	o->port_min = c->target.transfer_port_min;
+	o->port_max = c->target.transfer_port_max;
+	return 0;
+}
+
 /* The target of destination Provider dest (NULL: ferry.ini's own), opened
  * now if it is not yet; its error says why it cannot be used. */
 static struct tgt *target_open(struct ferry_engine *e, const struct ferry_provider *dest)
@@ -242,6 +274,16 @@ static struct tgt *target_open(struct ferry_engine *e, const struct ferry_provid
 					   tp.tc.type);
 		t->ops->close(t->t);
 		t->t = NULL;
+	} else if (t->ops->copy_start) {
+		/* its workers reach the source disks through relays */
+		const char *host;
+		struct ferry_nbd_relay_opts ro;
+
+		if (transfer_where(e, &host, &ro, &err)) {
+			t->error = ferry_xasprintf("target: %s", err.msg);
+			t->ops->close(t->t);
+			t->t = NULL;
+		}
 	}
 	ferry_target_params_release(&tp);
 	return t;
@@ -276,6 +318,8 @@ int ferry_engine_open(struct ferry_engine **out, const struct ferry_engine_opts 
 		ferry_err_set(err, FERRY_E_IO, "%s: %s", e->work, strerror(errno));
 		goto fail;
 	}
+	if (o->mode == FERRY_ENGINE_ACT)
+		ferry_nbd_reap_leftovers(e->work, "relay");
 	jpath = ferry_path_join(c->daemon.data_dir, "journal.db");
 	if (ferry_journal_open(&e->j, jpath, err))
 		goto fail;
@@ -330,6 +374,7 @@ static void worker_stop(struct ferry_engine *e, struct worker *w)
 static void worker_release(struct ferry_engine *e, struct worker *w)
 {
 	worker_stop(e, w);
+	ferry_nbd_server_stop(w->relay);
 	if (w->acc_open)
 		w->src->ops->disk_close(w->src->s, &w->acc);
 	free(w->plan);
@@ -1125,13 +1170,6 @@ static const struct src *warm_source(struct vctx *x)
 		     o->type);
 		return NULL;
 	}
-	if (x->p->tgt->ops->copy_start) {
-		fail(x,
-		     "warm migration into the %s target is not built yet (its transfer Jobs "
-		     "cannot receive the changed areas): use a cold plan",
-		     x->p->tgt->ops->type);
-		return NULL;
-	}
 	return s;
 }
 
@@ -1460,34 +1498,52 @@ fail:
 	return -1;
 }
 
-/* Have the target copy disk i (copy_start): the source serves the disk
- * while the target's worker reads it. A copy resumed after a restart starts
- * over: the endpoint the old worker read from is gone with the process
- * that served it, so its worker (if any) is replaced. */
+/* Have the target copy disk i (copy_start; wc: a warm round's, or NULL):
+ * the source serves the disk, a relay serves it again over TCP with a key
+ * made for this copy (ferry_nbd_relay_start), and the target's worker
+ * reads it there. A copy resumed after a restart starts over: the relay
+ * the old worker read from is gone with the process that served it, so
+ * its worker (if any) is replaced. */
 static int start_remote(struct vctx *x, size_t i, const char *opid, bool resumed,
-			struct ferry_err *err)
+			const struct warm_copy *wc, struct ferry_err *err)
 {
 	struct ferry_engine *e = x->e;
 	struct src *s = x->p->src;
 	struct worker w = {.fd = -1, .remote = true};
-	char *dst = NULL, *srcid;
+	struct ferry_nbd_relay_opts ro;
+	char *dst = NULL, *srcid = NULL, *psk = NULL, *uri = NULL, *areas = NULL;
+	const char *host;
+	unsigned port;
+	size_t len;
 	int rc = -1;
 
 	if (!s)
 		return ferry_err_set(err, FERRY_E_RETRYABLE, "the source is not available");
+	if (transfer_where(e, &host, &ro, err))
+		return -1;
 	if (resumed && TARGET(x, copy_stop, &x->v->tvm, i, opid, err))
 		return -1;
-	if (s->ops->disk_open(s->s, x->v->src, i, &w.acc, err))
+	if (wc && ferry_read_file(wc->areas, 256u << 20, &areas, &len)) {
+		ferry_err_set(err, FERRY_E_IO, "%s: %s", wc->areas, strerror(errno));
 		return -1;
+	}
+	if (wc ? s->ops->disk_open_snapshot(s->s, x->v->src, i, wc->snapshot, &w.acc, err)
+	       : s->ops->disk_open(s->s, x->v->src, i, &w.acc, err))
+		goto out;
 	w.acc_open = true;
 	w.src = s;
 	w.tgt = x->p->tgt;
+	if (ferry_nbd_relay_start(e->work, ++e->relays, w.acc.uri, &ro, &w.relay, &port, &psk, err))
+		goto out;
+	uri = ferry_xasprintf(strchr(host, ':') ? "nbds://%s@[%s]:%u/" : "nbds://%s@%s:%u/",
+			      FERRY_NBD_PSK_IDENTITY, host, port);
 	srcid = ferry_xasprintf("%s:%s:%s", x->p->provider, x->v->src->id, x->v->src->disks[i].id);
 	{
 		const char *args[] = {"--source-id", srcid};
+		struct ferry_copy_source src = {uri, psk, areas, args, 2};
 
 		if (TARGET(x, disk_create, &x->v->tvm, i, &dst, err) ||
-		    TARGET(x, copy_start, &x->v->tvm, i, w.acc.uri, args, 2, opid, err))
+		    TARGET(x, copy_start, &x->v->tvm, i, &src, opid, err))
 			goto out;
 	}
 	w.plan = ferry_xstrdup(x->k.plan);
@@ -1495,13 +1551,20 @@ static int start_remote(struct vctx *x, size_t i, const char *opid, bool resumed
 	w.vm_id = ferry_xstrdup(x->k.vm_id);
 	w.op_id = ferry_xstrdup(opid);
 	w.disk = i;
-	w.total = x->v->src->disks[i].capacity;
+	w.total = wc ? wc->bytes : x->v->src->disks[i].capacity;
 	*FERRY_PUSH(e->w, e->nw, e->wcap) = w;
 	w.acc_open = false;
+	w.relay = NULL;
 	rc = 0;
 out:
+	ferry_nbd_server_stop(w.relay);
 	if (w.acc_open)
 		s->ops->disk_close(s->s, &w.acc);
+	if (psk)
+		explicit_bzero(psk, strlen(psk));
+	free(psk);
+	free(areas);
+	free(uri);
 	free(dst);
 	free(srcid);
 	return rc;
@@ -1646,22 +1709,24 @@ static int copy_start(struct vctx *x, size_t i, const char *opid, bool resumed,
 		      const struct snaprec *now, const struct snaprec *prev, bool *nothing,
 		      struct ferry_err *err)
 {
+	bool remote = x->p->tgt->ops->copy_start != NULL;
 	struct warm_copy wc;
 	char *path = NULL;
 	int rc;
 
 	*nothing = false;
-	if (x->p->tgt->ops->copy_start)
-		return start_remote(x, i, opid, resumed, err);
 	if (!now)
-		return spawn_copy(x, i, opid, NULL, err);
+		return remote ? start_remote(x, i, opid, resumed, NULL, err)
+			      : spawn_copy(x, i, opid, NULL, err);
 	if (warm_areas(x, i, opid, now, prev, &wc, &path, err)) {
 		free(path);
 		return -1;
 	}
 	/* a round with nothing changed on this disk has nothing to move */
 	*nothing = prev && !wc.bytes;
-	rc = *nothing ? 0 : spawn_copy(x, i, opid, &wc, err);
+	rc = *nothing ? 0
+	     : remote ? start_remote(x, i, opid, resumed, &wc, err)
+		      : spawn_copy(x, i, opid, &wc, err);
 	free(path);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/base64.h"
 #include "common/strbuf.h"
 #include "schema/names.h"
 
@@ -1024,7 +1025,7 @@ int ferry_kube_job_build(const struct ferry_target_vm *vm, size_t i,
 			 const struct ferry_kube_job_opts *o, json_t **out, struct ferry_err *err)
 {
 	const char *claim = NULL, *mode = NULL;
-	json_t *root, *meta, *spec, *tmpl, *pspec, *c, *args, *labels;
+	json_t *root, *meta, *spec, *tmpl, *pspec, *c, *args, *labels, *mounts, *vols, *v;
 	bool block;
 	char *name;
 
@@ -1076,21 +1077,81 @@ int ferry_kube_job_build(const struct ferry_target_vm *vm, size_t i,
 			      json_string(block ? FERRY_KUBE_JOB_DEVICE : FERRY_KUBE_JOB_IMAGE));
 	add_resources(c, o);
 	json_object_set_new(c, "terminationMessagePolicy", json_string("FallbackToLogsOnError"));
+	mounts = block && !o->inputs ? NULL : arr_child(c, "volumeMounts");
 	if (block) {
 		json_t *d = arr_obj(arr_child(c, "volumeDevices"));
 
 		json_object_set_new(d, "name", json_string("disk"));
 		json_object_set_new(d, "devicePath", json_string(FERRY_KUBE_JOB_DEVICE));
 	} else {
-		json_t *m = arr_obj(arr_child(c, "volumeMounts"));
+		json_t *m = arr_obj(mounts);
 
 		json_object_set_new(m, "name", json_string("disk"));
 		json_object_set_new(m, "mountPath", json_string(FERRY_KUBE_JOB_MOUNT));
 	}
-	json_t *v = arr_obj(arr_child(pspec, "volumes"));
+	vols = arr_child(pspec, "volumes");
+	v = arr_obj(vols);
 	json_object_set_new(v, "name", json_string("disk"));
 	set_str(obj_child(v, "persistentVolumeClaim"), "claimName", claim);
+	if (o->inputs) {
+		json_t *m = arr_obj(mounts);
+
+		json_object_set_new(m, "name", json_string("inputs"));
+		json_object_set_new(m, "mountPath", json_string(FERRY_KUBE_JOB_INPUTS));
+		json_object_set_new(m, "readOnly", json_true());
+		v = arr_obj(vols);
+		json_object_set_new(v, "name", json_string("inputs"));
+		v = obj_child(v, "secret");
+		set_str(v, "secretName", name);
+		json_object_set_new(v, "defaultMode", json_integer(0400));
+	}
 	free(name);
+	*out = root;
+	return 0;
+}
+
+/* ---- a copy's inputs ---------------------------------------------------------- */
+
+enum { SECRET_MAX = 1 << 20 }; /* the API server's limit on a Secret's data */
+
+int ferry_kube_copy_inputs_build(const json_t *job, const struct ferry_kube_copy_inputs *in,
+				 json_t **out, struct ferry_err *err)
+{
+	const char *keys[] = {"psk", "areas"}, *vals[] = {in->psk, in->areas};
+	json_t *jmeta = json_object_get(job, "metadata"), *root, *meta, *data;
+	const char *name = json_string_value(json_object_get(jmeta, "name"));
+	size_t total = 0;
+
+	*out = NULL;
+	if (!name)
+		return ferry_err_set(err, FERRY_E_INVALID, "copy inputs: the Job has no name");
+	if (!in->psk && !in->areas)
+		return ferry_err_set(err, FERRY_E_INVALID, "copy inputs of Job %s: none given",
+				     name);
+	for (size_t k = 0; k < 2; k++)
+		total += vals[k] ? strlen(vals[k]) : 0;
+	if (total > SECRET_MAX)
+		return ferry_err_set(err, FERRY_E_LIMIT,
+				     "copy inputs of Job %s: %zu bytes are more than a Secret "
+				     "holds (1 MiB)",
+				     name, total);
+	root = json_object();
+	meta = metadata(root, "v1", "Secret");
+	json_object_set(meta, "name", json_object_get(jmeta, "name"));
+	json_object_set(meta, "namespace", json_object_get(jmeta, "namespace"));
+	json_object_set_new(meta, "labels", json_deep_copy(json_object_get(jmeta, "labels")));
+	set_str(root, "type", "Opaque");
+	json_object_set_new(root, "immutable", json_true());
+	data = obj_child(root, "data");
+	for (size_t k = 0; k < 2; k++) {
+		char *b64;
+
+		if (!vals[k])
+			continue;
+		b64 = ferry_base64_encode((const unsigned char *)vals[k], strlen(vals[k]));
+		json_object_set_new(data, keys[k], json_string(b64));
+		free(b64);
+	}
 	*out = root;
 	return 0;
 }

@@ -195,6 +195,10 @@ int ferry_kube_pvc_build(const struct ferry_target_vm *vm, size_t i,
 #define FERRY_KUBE_JOB_DEVICE "/dev/ferry-disk"		     /* Block */
 #define FERRY_KUBE_JOB_MOUNT  "/var/lib/ferry/disk"	     /* Filesystem */
 #define FERRY_KUBE_JOB_IMAGE  "/var/lib/ferry/disk/disk.img" /* KubeVirt's file name */
+/* Where it sees its inputs Secret (ferry_kube_copy_inputs_build), read only. */
+#define FERRY_KUBE_JOB_INPUTS	   "/run/ferry/copy"
+#define FERRY_KUBE_JOB_INPUT_PSK   "/run/ferry/copy/psk"   /* key "psk" */
+#define FERRY_KUBE_JOB_INPUT_AREAS "/run/ferry/copy/areas" /* key "areas" */
 
 struct ferry_kube_job_opts {
 	const char *image;	     /* container image holding ferry; required */
@@ -214,6 +218,9 @@ struct ferry_kube_job_opts {
 	size_t ncopy_args;
 	int backoff_limit; /* retries of a failed pod; 0 = none */
 	const char *op_id; /* label ferry.dev/op on the Job and its pod, or NULL */
+	/* Mount the Secret named as the Job (its inputs) at
+	 * FERRY_KUBE_JOB_INPUTS; source and copy_args then name files there. */
+	bool inputs;
 };
 
 /* The batch/v1 Job that copies disk i of vm: one container running
@@ -226,6 +233,21 @@ struct ferry_kube_job_opts {
 int ferry_kube_job_build(const struct ferry_target_vm *vm, size_t i,
 			 const struct ferry_kube_job_opts *opts, json_t **out,
 			 struct ferry_err *err);
+
+/* What a copy needs that must not be in the Job's spec, where anyone who
+ * may read Jobs sees it: the key of the source's TLS-PSK session and the
+ * areas a warm round copies. */
+struct ferry_kube_copy_inputs {
+	const char *psk;   /* "identity:hexkey" (psktool's file format), or NULL */
+	const char *areas; /* `ferry copy --changed-areas` JSON, or NULL */
+};
+
+/* The v1 Secret a Job built with opts.inputs mounts: named as the Job, in
+ * its namespace, with its labels (so the Job's selectors find and remove
+ * it), immutable, keys "psk" and "areas" as given. Errors when neither is
+ * given or they exceed a Secret's 1 MiB. */
+int ferry_kube_copy_inputs_build(const json_t *job, const struct ferry_kube_copy_inputs *in,
+				 json_t **out, struct ferry_err *err);
 
 /* ---- small helpers shared with the local target ----------------------------- */
 

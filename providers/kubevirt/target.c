@@ -793,6 +793,7 @@ static int vm_delete_locked(struct ferry_target *t, const char *ns, const char *
 	sel = ferry_xasprintf("%s=ferry,%s=%s", FERRY_KUBE_LABEL_MANAGED_BY,
 			      FERRY_KUBE_LABEL_TARGET_VM, name);
 	rc = delete_all(t, FERRY_KUBE_JOBS, ns, sel, err) ||
+	     delete_all(t, FERRY_KUBE_SECRETS, ns, sel, err) ||
 	     delete_all(t, FERRY_KUBE_DATAVOLUMES, ns, sel, err) ||
 	     delete_all(t, FERRY_KUBE_PVCS, ns, sel, err);
 	free(sel);
@@ -909,16 +910,42 @@ static int pod_running(struct ferry_target *t, const char *ns, const char *job, 
 	return 0;
 }
 
+/* The Secret of a copy's inputs (ferry_kube_copy_inputs_build), made
+ * before its Job, whose pod waits for it. */
+static int create_inputs(struct ferry_target *t, json_t *job, const struct ferry_copy_source *src,
+			 struct ferry_err *err)
+{
+	struct ferry_kube_copy_inputs in = {src->tls_psk, src->changed_areas};
+	struct ferry_kube_ref r = {FERRY_KUBE_SECRETS, str_at(job, "metadata", "namespace"), NULL};
+	struct ferry_err e = FERRY_ERR_INIT;
+	json_t *secret = NULL;
+	int rc;
+
+	if (ferry_kube_copy_inputs_build(job, &in, &secret, err))
+		return -1;
+	rc = ferry_kube_create(t->kube, &r, secret, NULL, &e);
+	if (rc && e.code == FERRY_E_EXISTS)
+		ferry_err_set(err, FERRY_E_RETRYABLE,
+			      "Secret %s/%s of an earlier copy is still being deleted", r.ns,
+			      str_at(job, "metadata", "name"));
+	else if (rc)
+		*err = e;
+	json_decref(secret);
+	return rc ? -1 : 0;
+}
+
 static int copy_start_locked(struct ferry_target *t, const struct ferry_target_vm *vm, size_t i,
-			     const char *src_uri, const char *const *args, size_t nargs,
-			     const char *op_id, struct ferry_err *err)
+			     const struct ferry_copy_source *src, const char *op_id,
+			     struct ferry_err *err)
 {
 	struct ferry_kube_ref jobs = {FERRY_KUBE_JOBS, vm->ns, NULL};
-	char *claim = NULL, *mode = NULL, *running = NULL;
+	char *claim = NULL, *mode = NULL, *running = NULL, *source = NULL, *sel = NULL;
+	const char **args = NULL;
 	json_t *items = NULL, *job = NULL, *o;
 	struct ferry_err e = FERRY_ERR_INIT;
+	bool inputs = src->tls_psk || src->changed_areas;
 	const char *name;
-	size_t k;
+	size_t k, nargs = 0;
 	int rc = -1;
 
 	if (!t->worker_image)
@@ -946,12 +973,29 @@ static int copy_start_locked(struct ferry_target *t, const struct ferry_target_v
 		if (delete_opt(t, &r, err))
 			goto out;
 	}
+	/* and their inputs (the Job of a copy whose Secret was made last time
+	 * may never have been) */
+	sel = disk_selector(vm, i, NULL);
+	if (delete_all(t, FERRY_KUBE_SECRETS, vm->ns, sel, err))
+		goto out;
 	if (claim_of(t, vm, i, &claim, &mode, err))
 		goto out;
+	/* the worker reads its inputs from the Secret's files */
+	args = ferry_xcalloc(src->nargs + 2, sizeof *args);
+	for (k = 0; k < src->nargs; k++)
+		args[nargs++] = src->args[k];
+	if (src->changed_areas) {
+		args[nargs++] = "--changed-areas";
+		args[nargs++] = FERRY_KUBE_JOB_INPUT_AREAS;
+	}
+	source = src->tls_psk ? ferry_xasprintf("%s%ctls-psk-file=%s", src->uri,
+						strchr(src->uri, '?') ? '&' : '?',
+						FERRY_KUBE_JOB_INPUT_PSK)
+			      : ferry_xstrdup(src->uri);
 	{
 		struct ferry_kube_job_opts jo = {
 			.image = t->worker_image,
-			.source = src_uri,
+			.source = source,
 			.claim = claim,
 			.volume_mode = mode,
 			.service_account = t->service_account,
@@ -965,6 +1009,7 @@ static int copy_start_locked(struct ferry_target *t, const struct ferry_target_v
 			.ncopy_args = nargs,
 			.backoff_limit = JOB_BACKOFF_LIMIT,
 			.op_id = op_id,
+			.inputs = inputs,
 		};
 
 		if (ferry_kube_job_build(vm, i, &jo, &job, err))
@@ -979,34 +1024,45 @@ static int copy_start_locked(struct ferry_target *t, const struct ferry_target_v
 			      running, claim);
 		goto out;
 	}
+	if (inputs && create_inputs(t, job, src, err))
+		goto out;
 	if (!ferry_kube_create(t->kube, &jobs, job, NULL, &e)) {
 		rc = 0;
 		goto out;
 	}
-	if (e.code == FERRY_E_EXISTS) {
+	if (e.code == FERRY_E_EXISTS)
 		/* the Job deleted above is still going (finalizers) */
 		ferry_err_set(err, FERRY_E_RETRYABLE,
 			      "Job %s/%s of an earlier copy is still being deleted", vm->ns, name);
-		goto out;
+	else
+		*err = e;
+	if (inputs) { /* no Job reads them */
+		struct ferry_kube_ref r = {FERRY_KUBE_SECRETS, vm->ns, name};
+
+		e = (struct ferry_err)FERRY_ERR_INIT;
+		if (delete_opt(t, &r, &e))
+			ferry_debug("kubevirt target: %s", e.msg);
 	}
-	*err = e;
 out:
 	free(running);
 	free(claim);
 	free(mode);
+	free(source);
+	free(sel);
+	free(args);
 	json_decref(job);
 	json_decref(items);
 	return rc;
 }
 
 static int kubevirt_copy_start(struct ferry_target *t, const struct ferry_target_vm *vm, size_t i,
-			       const char *src_uri, const char *const *args, size_t nargs,
-			       const char *op_id, struct ferry_err *err)
+			       const struct ferry_copy_source *src, const char *op_id,
+			       struct ferry_err *err)
 {
 	int rc;
 
 	pthread_mutex_lock(&t->lock);
-	rc = copy_start_locked(t, vm, i, src_uri, args, nargs, op_id, err);
+	rc = copy_start_locked(t, vm, i, src, op_id, err);
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }
@@ -1096,7 +1152,8 @@ static int copy_stop_locked(struct ferry_target *t, const struct ferry_target_vm
 	if (check_disk(vm, i, err) || check_op(op_id, err))
 		return -1;
 	sel = disk_selector(vm, i, op_id);
-	rc = delete_all(t, FERRY_KUBE_JOBS, vm->ns, sel, err);
+	rc = delete_all(t, FERRY_KUBE_JOBS, vm->ns, sel, err) ||
+	     delete_all(t, FERRY_KUBE_SECRETS, vm->ns, sel, err);
 	free(sel);
 	return rc;
 }

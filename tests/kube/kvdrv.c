@@ -11,6 +11,7 @@
  *         [--generate-name]
  *         [--disk NAME:SIZE[:CLASS[:VOLUME_MODE]]]...
  *         [--nic NAME:TYPE[:NETWORK]]...
+ *         [--psk-file F] [--areas-file F]
  *         OPERATION ARGS...
  *
  * Operations and what they print on success:
@@ -25,6 +26,9 @@
  * SIZE takes K, M, G (binary) suffixes. A --disk without CLASS gets the
  * cluster's default class. --generate-name sets the VM's
  * pvc_generate_name (the Plan's pvcNameTemplateUseGenerateName).
+ * copy-start hands the contents of --psk-file ("identity:hexkey") and
+ * --areas-file (changed-areas JSON) to the target as the copy's TLS key
+ * and changed areas.
  */
 #include "common/err.h"
 #include "common/log.h"
@@ -42,6 +46,7 @@
 static struct ferry_target_disk disks[MAX_ITEMS];
 static struct ferry_target_nic nics[MAX_ITEMS];
 static struct ferry_target_label selector[MAX_ITEMS];
+static char *psk, *areas; /* --psk-file, --areas-file contents */
 
 static int usage(const char *why)
 {
@@ -126,8 +131,10 @@ static int run(const struct ferry_target_ops *ops, struct ferry_target *t,
 		return 0;
 	}
 	if (!strcmp(op, "copy-start") && n >= 4) {
-		if (ops->copy_start(t, vm, strtoul(w[1], NULL, 10), w[2],
-				    (const char *const *)w + 4, (size_t)(n - 4), w[3], &err))
+		struct ferry_copy_source src = {w[2], psk, areas, (const char *const *)w + 4,
+						(size_t)(n - 4)};
+
+		if (ops->copy_start(t, vm, strtoul(w[1], NULL, 10), &src, w[3], &err))
 			return fail(&err);
 		printf("ok\n");
 		return 0;
@@ -175,6 +182,8 @@ int main(int argc, char **argv)
 		{"running", no_argument, NULL, 'r'},
 		{"disk", required_argument, NULL, 'd'},
 		{"nic", required_argument, NULL, 'm'},
+		{"psk-file", required_argument, NULL, 'P'},
+		{"areas-file", required_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ferry_target_config cfg = {.type = "kubevirt"};
@@ -213,6 +222,16 @@ int main(int argc, char **argv)
 				return usage("--cacert: cannot read the file");
 			cfg.cacert = cacert;
 			break;
+		case 'P':
+		case 'a': {
+			char **to = c == 'P' ? &psk : &areas;
+			size_t len;
+
+			free(*to);
+			if (ferry_read_file(optarg, 1u << 21, to, &len))
+				return usage("--psk-file/--areas-file: cannot read the file");
+			break;
+		}
 		case 'K': cfg.insecure_skip_verify = true; break;
 		case 'g': vm.pvc_generate_name = true; break;
 		case 'V': cfg.volumes = optarg; break;
@@ -281,5 +300,7 @@ int main(int argc, char **argv)
 		ops->close(t);
 	}
 	free(cacert);
+	free(psk);
+	free(areas);
 	return rc;
 }

@@ -69,6 +69,17 @@ kubeconfig = $FAKEKUBE_KUBECONFIG
 worker_image = quay.io/ferry/ferry:test
 EOF
 
+# Jobs read the source disks through relays at [target] transfer_address:
+# without it the VMs are blocked, and say why
+"$ferry" reconcile --once -c "$t/ferry.ini" >"$t/out.txt" 2>&1 || fail "reconcile (no transfer_address) exited $?"
+grep -q "settled: 0 completed, 0 failed, 0 canceled, 0 waiting, 2 blocked" "$t/out.txt" ||
+	fail "without transfer_address the VMs are not blocked"
+"$ferry" diff -c "$t/ferry.ini" >"$t/diff.txt" 2>&1 || fail "ferry diff"
+grep -q "transfer_address is not set in ferry.ini" "$t/diff.txt" ||
+	{ cat "$t/diff.txt"; fail "the blocked VMs do not say why"; }
+echo "ok - no transfer_address blocks the VMs, and says so"
+echo "transfer_address = 127.0.0.1" >>"$t/ferry.ini"
+
 "$ferry" reconcile --once -c "$t/ferry.ini" >"$t/out.txt" 2>&1 || fail "reconcile exited $?"
 grep -q "settled: 2 completed, 0 failed" "$t/out.txt" || fail "not both VMs completed"
 git --git-dir="$t/repo.git" show ferry/status:status/quickstart/first-migration.yaml | grep -q "phase: Succeeded" ||
@@ -125,9 +136,45 @@ fk_api GET "$VMS/tiny-efi" >/dev/null
 j .spec.template.spec.domain.firmware.bootloader.efi >/dev/null || fail "tiny-efi is not UEFI"
 echo "ok - VirtualMachines tiny-linux and tiny-efi"
 
-# the transfer Jobs are gone; the DataVolumes stay
+# each Job read its disk from a relay over TLS with a key of its own, given
+# in a Secret: the Job's spec names the key's file, never the key; no key
+# is in ferry's files, its output or Git
+"$FAKEKUBE_PYTHON" - "$FAKEKUBE_LOG" "$t/keys" <<'PY' || fail "the Jobs' sources and keys are not as they should be"
+import base64, json, re, sys
+jobs, keys = [], []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("method") != "POST" or r.get("status") != 201:
+        continue
+    if r["path"].endswith("/jobs"):
+        jobs.append(r["body"])
+    elif r["path"].endswith("/secrets"):
+        keys.append(base64.b64decode(r["body"]["data"]["psk"]).decode())
+assert len(jobs) == 3 and len(keys) == 3, (len(jobs), len(keys))
+assert len(set(keys)) == 3, "a key was used twice"
+for k in keys:
+    assert re.fullmatch(r"ferry:[0-9a-f]{64}\n?", k), "not a psktool key line: %r" % k
+for job in jobs:
+    spec = json.dumps(job)
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert any(re.fullmatch(r"nbds://ferry@127\.0\.0\.1:[0-9]+/\?tls-psk-file=/run/ferry/copy/psk", a)
+               for a in args), args
+    assert not any(k.split(":")[1].strip() in spec for k in keys), "a key is in a Job"
+open(sys.argv[2], "w").write("".join(k.split(":")[1].strip() + "\n" for k in keys))
+PY
+while read -r key; do
+	grep -rlq -- "$key" "$t/data" "$t/out.txt" && fail "a relay's key is in ferry's files or output"
+	git --git-dir="$t/repo.git" log -p --all | grep -q -- "$key" && fail "a relay's key is in Git"
+done <"$t/keys"
+ls "$t/data/work" | grep -q '^relay-' && fail "relay files left: $(ls "$t/data/work")"
+pgrep -f "tls-psk=$t/data/work" >/dev/null && fail "a relay is still running"
+echo "ok - each Job read through its own TLS-PSK relay; no key in a Job, a file, the output or Git"
+
+# the transfer Jobs and their Secrets are gone; the DataVolumes stay
 fk_api GET /apis/batch/v1/namespaces/quickstart-vms/jobs >/dev/null || fail "listing Jobs"
 [ "$(j .items.length)" = 0 ] || fail "Jobs left behind: $(cat "$FAKEKUBE_DIR/last.body")"
+fk_api GET /api/v1/namespaces/quickstart-vms/secrets >/dev/null || fail "listing Secrets"
+[ "$(j .items.length)" = 0 ] || fail "Secrets left behind: $(cat "$FAKEKUBE_DIR/last.body")"
 fk_api GET /apis/cdi.kubevirt.io/v1beta1/namespaces/quickstart-vms/datavolumes >/dev/null || fail "listing DataVolumes"
 [ "$(j .items.length)" = 3 ] || fail "want 3 DataVolumes, got $(j .items.length)"
 echo "ok - 3 DataVolumes, no Job left"

@@ -354,6 +354,58 @@ expect "a generated name that is taken" "$(kg disk-create 0)" \
 expect_match "made on the next try" "$(kg disk-create 0)" "kubevirt://prod/gen-disk-0-?????"
 expect "vm_delete again" "$(kg vm-delete)" ok
 
+# --- a warm round's copy from a TLS-PSK server: the key and the changed
+# areas reach the worker in a Secret named as the Job, never in the Job;
+# only the listed areas are written; a wrong key is refused
+if command -v nbdkit >/dev/null 2>&1; then
+	echo "ferry:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >"$dir/psk"
+	echo "ferry:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >"$dir/wrong.psk"
+	chmod 600 "$dir/psk" "$dir/wrong.psk"
+	key=$(cut -d: -f2 "$dir/psk")
+	# the areas: the data at 0 and at 63x64K, not the one at 37x64K
+	printf '[{"start": 0, "length": 65536}, {"start": %d, "length": 65536}]\n' $((63 * 65536)) >"$dir/areas.json"
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	nbdkit --foreground --readonly --exit-with-parent -i 127.0.0.1 -p "$port" --tls=require \
+		--tls-psk="$dir/psk" file "$src" 2>"$dir/nbdkit.err" &
+	nbdkit_pid=$!
+	fk_wait 10 python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])))' "$port" ||
+		fail "nbdkit did not listen on $port"
+	WARM="--kubeconfig $KC --image quay.io/ferry/ferry:test --vm warm --disk warm-disk-0:4M:local"
+	# shellcheck disable=SC2086  # WARM is a list of options
+	kw() { "$kvdrv" $WARM "$@"; }
+	expect "warm disk_create" "$(kw disk-create 0)" "kubevirt://prod/warm-disk-0"
+	expect "warm copy_start" "$(kw --psk-file "$dir/psk" --areas-file "$dir/areas.json" copy-start 0 "nbds://ferry@127.0.0.1:$port/" $OP1)" ok
+	fk_api GET $JOBS/warm-disk-0-copy >/dev/null || fail "no Job warm-disk-0-copy"
+	expect "warm Job args" "$(j .spec.template.spec.containers[0].args)" \
+		"[\"--progress-fd\", \"1\", \"--changed-areas\", \"/run/ferry/copy/areas\", \"nbds://ferry@127.0.0.1:$port/?tls-psk-file=/run/ferry/copy/psk\", \"/var/lib/ferry/disk/disk.img\"]"
+	expect "warm Job inputs volume" "$(j .spec.template.spec.volumes[1]) $(j .spec.template.spec.containers[0].volumeMounts[1])" \
+		'{"name": "inputs", "secret": {"defaultMode": 256, "secretName": "warm-disk-0-copy"}} {"mountPath": "/run/ferry/copy", "name": "inputs", "readOnly": true}'
+	grep -q "$key" "$FAKEKUBE_DIR/last.body" && fail "the key is in the Job"
+	fk_api GET $API/secrets/warm-disk-0-copy >/dev/null || fail "no Secret warm-disk-0-copy"
+	expect "the Secret's key" "$(j .data.psk | base64 -d)" "$(cat "$dir/psk")"
+	expect "the Secret's areas" "$(j .data.areas | base64 -d)" "$(cat "$dir/areas.json")"
+	expect "the Secret's labels are the Job's" "$(j '.metadata.labels["ferry.dev/op"]') $(j .immutable)" "$OP1 true"
+	wait_phase kw 0 $OP1 DONE
+	expect "warm copy_poll DONE (the disk's size)" "$polled" "DONE 4194304 4194304"
+	c=$(claim_file warm-disk-0)
+	cmp -n 65536 "$src" "$c" || fail "area 0 differs"
+	cmp -i $((63 * 65536)) -n 65536 "$src" "$c" || fail "area 63x64K differs"
+	[ "$(dd if="$c" bs=64K skip=37 count=1 2>/dev/null | tr -d '\0' | wc -c)" = 0 ] ||
+		fail "the area at 37x64K, not listed, was written"
+	echo "ok - a warm copy over TLS-PSK wrote only the listed areas"
+	expect "warm copy_stop" "$(kw copy-stop 0 $OP1)" ok
+	expect "the Job and its Secret are gone" "$(count "$JOBS?labelSelector=ferry.dev%2Ftarget-vm%3Dwarm") $(count "$API/secrets?labelSelector=ferry.dev%2Ftarget-vm%3Dwarm")" "0 0"
+	expect "copy_start, wrong key" "$(kw --psk-file "$dir/wrong.psk" copy-start 0 "nbds://ferry@127.0.0.1:$port/" $OP2)" ok
+	wait_phase kw 0 $OP2 FAILED
+	expect_match "a wrong key is refused" "$polled" "FAILED 0 4194304 ferry copy: nbds://ferry@127.0.0.1:$port/?tls-psk-file=*/psk: connect failed: *gnutls_handshake*"
+	echo "ok - a wrong key is refused"
+	expect "vm_delete removes the Secrets too" "$(kw vm-delete) $(count "$API/secrets?labelSelector=ferry.dev%2Ftarget-vm%3Dwarm")" "ok 0"
+	kill "$nbdkit_pid" 2>/dev/null
+	wait "$nbdkit_pid" 2>/dev/null || :
+else
+	echo "skip - no nbdkit: the TLS-PSK copy is not tested"
+fi
+
 # --- the kubeconfig from $KUBECONFIG; one that cannot be read
 expect "KUBECONFIG" "$(KUBECONFIG=$KC "$kvdrv" --vm nothing vm-exists)" absent
 expect_match "missing kubeconfig" "$("$kvdrv" --kubeconfig "$dir/nope" vm-exists)" \

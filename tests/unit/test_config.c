@@ -148,6 +148,10 @@ static void check_defaults(const struct ferry_config *c)
 	assert_int_equal(c->target.nworker_node_selector, 0);
 	assert_null(c->target.worker_cpu);
 	assert_null(c->target.worker_memory);
+	assert_null(c->target.transfer_address);
+	assert_null(c->target.transfer_bind);
+	assert_int_equal(c->target.transfer_port_min, 0);
+	assert_int_equal(c->target.transfer_port_max, 0);
 	assert_null(c->vsphere.vddk_lib_dir);
 }
 
@@ -217,6 +221,9 @@ static const char every_key[] =
 	"migration = \n"
 	"worker_cpu = 500m\n"
 	"worker_memory = 1Gi\n"
+	"transfer_address = ferry.migrations.svc\n"
+	"transfer_bind = ::\n"
+	"transfer_ports = 10809-10909\n"
 	"\n"
 	"[vsphere]\n"
 	"vddk_lib_dir = /opt/vmware-vix-disklib-distrib\n"
@@ -274,6 +281,10 @@ static void test_every_key(void **state)
 	assert_string_equal(c.target.worker_node_selector[1], "node-role.example.com/migration=");
 	assert_string_equal(c.target.worker_cpu, "500m");
 	assert_string_equal(c.target.worker_memory, "1Gi");
+	assert_string_equal(c.target.transfer_address, "ferry.migrations.svc");
+	assert_string_equal(c.target.transfer_bind, "::");
+	assert_int_equal(c.target.transfer_port_min, 10809);
+	assert_int_equal(c.target.transfer_port_max, 10909);
 	assert_string_equal(c.vsphere.vddk_lib_dir, "/opt/vmware-vix-disklib-distrib");
 	assert_string_equal(c.secrets.dir, "/srv/ferry/secrets");
 	assert_int_equal(c.gate.signature, FERRY_SIG_ANY);
@@ -595,6 +606,19 @@ static const struct bad_case {
 	{"[target]\ncontext =\n", 2, "context: empty value"},
 	{"[vsphere]\nvddk_lib_dir =\n", 2, "vddk_lib_dir: empty value"},
 	{"[target]\nworker_image =\n", 2, "worker_image: empty value"},
+	{"[target]\ntransfer_address = ferry_host\n", 2,
+	 "transfer_address: expected a host name or an IP address, got 'ferry_host'"},
+	{"[target]\ntransfer_bind = ferry.example.com\n", 2,
+	 "transfer_bind: expected an IPv4 or IPv6 address, got 'ferry.example.com'"},
+	{"[target]\ntransfer_ports = 0\n", 2,
+	 "transfer_ports: expected a port or a range LOW-HIGH of ports 1 to 65535, got '0'"},
+	{"[target]\ntransfer_ports = 10909-10809\n", 2,
+	 "transfer_ports: expected a port or a range LOW-HIGH of ports 1 to 65535, got "
+	 "'10909-10809'"},
+	{"[target]\ntransfer_ports = 10809-\n", 2,
+	 "transfer_ports: expected a port or a range LOW-HIGH of ports 1 to 65535, got '10809-'"},
+	{"[target]\ntransfer_ports = 70000\n", 2,
+	 "transfer_ports: expected a port or a range LOW-HIGH of ports 1 to 65535, got '70000'"},
 	{"[target]\nworker_image = quay.io/ferry ferry:1\n", 2,
 	 "worker_image: an image reference has no blanks, got 'quay.io/ferry ferry:1'"},
 	{"[target]\nworker_service_account = Ferry_Worker\n", 2,

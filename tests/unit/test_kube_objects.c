@@ -649,6 +649,78 @@ static void test_jobs(void **state)
 	json_decref(blk);
 }
 
+/* A copy with inputs (a TLS key, a warm round's areas): the Job mounts
+ * the Secret named as itself; the Secret carries the Job's labels. */
+static void test_job_inputs(void **state)
+{
+	static const char *const args[] = {"--changed-areas", FERRY_KUBE_JOB_INPUT_AREAS};
+	struct ferry_target_vm vm = db_vm();
+	struct ferry_kube_job_opts o = {
+		.image = "quay.io/ferry/ferry:0.1.0",
+		.source = "nbds://ferry@10.0.0.5:40123/?tls-psk-file=" FERRY_KUBE_JOB_INPUT_PSK,
+		.claim = "db-disk-1-fghij",
+		.copy_args = args,
+		.ncopy_args = 2,
+		.backoff_limit = 2,
+		.op_id = "0123456789abcdef",
+		.inputs = true,
+	};
+	struct ferry_kube_copy_inputs in = {
+		"ferry:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+		"[{\"start\": 0, \"length\": 65536}]",
+	};
+	struct ferry_err err = FERRY_ERR_INIT;
+	json_t *blk = NULL, *fs = NULL, *secret = NULL, *mounts;
+	char *big;
+	(void)state;
+
+	if (ferry_kube_job_build(&vm, 1, &o, &blk, &err) ||
+	    ferry_kube_copy_inputs_build(blk, &in, &secret, &err))
+		fail_msg("build: %s", err.msg);
+	check_golden(blk, "job-inputs.json");
+	check_golden(secret, "secret-inputs.json");
+	assert_string_equal(at(secret, "metadata/name"), at(blk, "metadata/name"));
+	assert_true(json_equal(json_object_get(json_object_get(secret, "metadata"), "labels"),
+			       json_object_get(json_object_get(blk, "metadata"), "labels")));
+	json_decref(secret);
+
+	/* Filesystem: the disk's mount, then the inputs' */
+	o.claim = NULL;
+	if (ferry_kube_job_build(&vm, 0, &o, &fs, &err))
+		fail_msg("build: %s", err.msg);
+	mounts = json_object_get(
+		json_array_get(
+			json_object_get(json_object_get(json_object_get(json_object_get(fs, "spec"),
+									"template"),
+							"spec"),
+					"containers"),
+			0),
+		"volumeMounts");
+	assert_int_equal(json_array_size(mounts), 2);
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(mounts, 0), "mountPath")),
+		FERRY_KUBE_JOB_MOUNT);
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(mounts, 1), "mountPath")),
+		FERRY_KUBE_JOB_INPUTS);
+
+	/* neither input, or more than a Secret holds */
+	in.psk = in.areas = NULL;
+	assert_int_equal(ferry_kube_copy_inputs_build(fs, &in, &secret, &err), -1);
+	assert_null(secret);
+	assert_non_null(strstr(err.msg, "none given"));
+	big = ferry_xmalloc((1 << 20) + 2);
+	memset(big, ' ', (1 << 20) + 1);
+	big[(1 << 20) + 1] = '\0';
+	in.areas = big;
+	assert_int_equal(ferry_kube_copy_inputs_build(fs, &in, &secret, &err), -1);
+	assert_int_equal(err.code, FERRY_E_LIMIT);
+	assert_non_null(strstr(err.msg, "more than a Secret holds"));
+	free(big);
+	json_decref(fs);
+	json_decref(blk);
+}
+
 static void test_job_rejects(void **state)
 {
 	struct ferry_target_vm vm = db_vm();
@@ -855,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_volume_bytes),
 		cmocka_unit_test(test_quantity),
 		cmocka_unit_test(test_jobs),
+		cmocka_unit_test(test_job_inputs),
 		cmocka_unit_test(test_job_rejects),
 		cmocka_unit_test(test_label_values),
 		cmocka_unit_test(test_owner_labels),

@@ -16,13 +16,23 @@
 # answers from this test's record of what it wrote); the target disk must
 # equal the source; at most one snapshot of ferry's exists at a time and
 # none at the end. A VM with a snapshot ferry did not take is blocked.
+# FERRY_TEST_TARGET=kubevirt (t-migrate-warm-kube.sh) migrates into the fake
+# Kubernetes API server instead of a local directory: each round is a Job
+# reading the disk through a TLS-PSK relay, its changed areas handed over in
+# the Job's Secret, which must list exactly what the guest wrote.
 #   t-migrate-warm.sh VCSIM CBT_PROXY VSDRV FERRY
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
+target=${FERRY_TEST_TARGET:-local}
+if [ "$target" = kubevirt ]; then
+	FAKEKUBE_PY=$here/../kube/fakekube.py
+	. "$here/../kube/lib.sh"
+	fakekube_require
+fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/ferry-vsphere-t.XXXXXX")
-trap 'vsphere_cleanup || :; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
+trap 'vsphere_cleanup || :; [ "$target" = local ] || fakekube_stop; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
 trap 'exit 130' INT TERM
 vsphere_init "$dir" "$1" "${2:-}"
 FERRY=$4
@@ -31,6 +41,16 @@ command -v git >/dev/null 2>&1 && command -v jq >/dev/null 2>&1 || { echo "git o
 command -v nbdkit >/dev/null 2>&1 && nbdkit curl --dump-plugin >/dev/null 2>&1 ||
 	{ echo "nbdkit curl missing"; exit 77; }
 start=$(date +%s)
+if [ "$target" = kubevirt ]; then
+	# Jobs run `ferry copy` from PATH, which the fake's processes inherit
+	PATH=$(cd "$(dirname "$FERRY")" && pwd):$PATH
+	export PATH
+	fakekube_start "$dir/fk" --job-backoff 0.2
+	fk_api POST /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"mig-vms"}}' >/dev/null ||
+		vs_fail "creating the namespace"
+	fk_api POST /apis/storage.k8s.io/v1/storageclasses '{"apiVersion":"storage.k8s.io/v1","kind":"StorageClass","metadata":{"name":"standard"},"provisioner":"fake.ferry.dev/local"}' >/dev/null ||
+		vs_fail "creating the storage class"
+fi
 vcsim_start
 vcsim_login || vs_fail "login"
 
@@ -150,12 +170,32 @@ data_dir = data
 [limits]
 precopy_interval = $1
 guest_shutdown_timeout = 2s
-[target]
-type = local
-dir = target
 [secrets]
 dir = secrets
 EOF
+	if [ "$target" = local ]; then
+		printf '[target]\ntype = local\ndir = target\n' >>"$dir/ferry.ini"
+	else
+		printf '[target]\ntype = kubevirt\nkubeconfig = %s\nworker_image = quay.io/ferry/ferry:test\ntransfer_address = 127.0.0.1\n' \
+			"$FAKEKUBE_KUBECONFIG" >>"$dir/ferry.ini"
+	fi
+}
+# the target's copy of the disk: the local file, or the claim's file in
+# the fake (named by generateName; only the disk's bytes, the rest must
+# be zeros)
+target_disk() {
+	if [ "$target" = local ]; then
+		cat "$dir/target/mig-vms/web/web-disk-0.img"
+		return
+	fi
+	set -- "$FAKEKUBE_RUN_ROOT"/mig-vms/_pvc/web-disk-0-*/disk.img
+	[ -f "$1" ] || vs_fail "no claim file of web-disk-0"
+	[ "$(tail -c +$((size + 1)) "$1" | tr -d '\0' | wc -c)" = 0 ] || vs_fail "bytes after the disk"
+	head -c $size "$1"
+}
+same() { # same WHEN: the target's disk equals the source
+	target_disk >"$dir/got.raw"
+	cmp "$dir/src.raw" "$dir/got.raw" || vs_fail "$1: the copy differs"
 }
 reconcile() { # reconcile NAME: one --once run, its output in NAME.txt
 	"$FERRY" reconcile --once -c "$dir/ferry.ini" >"$dir/$1.txt" 2>&1 ||
@@ -168,8 +208,23 @@ snapshots() {
 		vs_fail "reading the VM's snapshots"
 	grep -o '<name>ferry-[0-9a-f]*</name>' "$VS_DIR/soap.res" | wc -l
 }
-# bytes the copies of a round read (their reports)
+# bytes the copies of a round read (their reports); kubevirt: what the
+# changed areas its Job was handed add up to (the Secrets, in the fake's
+# request log)
 round_bytes() { # round_bytes N: the reports of round N's copies (N=0: copy-disk-0)
+	if [ "$target" = kubevirt ]; then
+		"$FAKEKUBE_PYTHON" - "$FAKEKUBE_LOG" "$1" <<'PY'
+import base64, json, sys
+secrets = []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("method") == "POST" and r.get("status") == 201 and r["path"].endswith("/secrets"):
+        secrets.append(r["body"])
+areas = json.loads(base64.b64decode(secrets[int(sys.argv[2])]["data"]["areas"]))
+print(sum(a["length"] for a in areas))
+PY
+		return
+	fi
 	sum=0
 	for f in "$dir"/data/work/*.json; do
 		[ -e "$f" ] || continue
@@ -202,7 +257,7 @@ new_ops 0
 b0=$(round_bytes 0)
 echo "ok - precopy 1: read $b0 bytes of the 135168 allocated"
 [ "$b0" -le 135168 ] && [ "$b0" -gt 0 ] || vs_fail "precopy 1 read $b0 bytes"
-cmp "$dir/src.raw" "$dir/target/mig-vms/web/web-disk-0.img" || vs_fail "precopy 1: the copy differs"
+same "precopy 1"
 
 # --- the guest writes 4 KiB at 4096 and 8 KiB at 2 MiB; the next snapshot
 # will carry change id 1.
@@ -221,7 +276,7 @@ new_ops 1
 b1=$(round_bytes 1)
 echo "ok - precopy 2: read $b1 bytes for 12288 written"
 [ "$b1" -le 12288 ] && [ "$b1" -gt 0 ] || vs_fail "precopy 2 read $b1 bytes, not (0, 12288]"
-cmp "$dir/src.raw" "$dir/target/mig-vms/web/web-disk-0.img" || vs_fail "precopy 2: the copy differs"
+same "precopy 2"
 
 # --- the guest writes 16 KiB at 3 MiB - 4 KiB (over an old area's start);
 # then the cutover time is pushed.
@@ -246,12 +301,21 @@ new_ops 2
 b2=$(round_bytes 2)
 echo "ok - cutover: read $b2 bytes for 16384 written"
 [ "$b2" -le 16384 ] && [ "$b2" -gt 0 ] || vs_fail "the cutover read $b2 bytes, not (0, 16384]"
-cmp "$dir/src.raw" "$dir/target/mig-vms/web/web-disk-0.img" || vs_fail "after the cutover: the disks differ"
+same "after the cutover"
 echo "ok - the target disk equals the source"
 vs_expect "no snapshot of ferry's left" "$(snapshots)" 0
 vs_expect "the source VM is off" "$(vcsim_prop VirtualMachine "$vm" runtime.powerState)" poweredOff
-vs_expect "the target VM runs (the source was on)" \
-	"$(sed -n 's/^ *runStrategy: //p' "$dir/target/mig-vms/web/virtualmachine.yaml")" Always
+if [ "$target" = local ]; then
+	strategy=$(sed -n 's/^ *runStrategy: //p' "$dir/target/mig-vms/web/virtualmachine.yaml")
+else
+	fk_api GET /apis/kubevirt.io/v1/namespaces/mig-vms/virtualmachines/web >/dev/null || vs_fail "no VirtualMachine web"
+	strategy=$(fk_json .spec.runStrategy "$FAKEKUBE_DIR/last.body")
+	fk_api GET /api/v1/namespaces/mig-vms/secrets >/dev/null || vs_fail "listing Secrets"
+	vs_expect "no Job's Secret left" "$(fk_json .items.length "$FAKEKUBE_DIR/last.body")" 0
+	fk_api GET /apis/batch/v1/namespaces/mig-vms/jobs >/dev/null || vs_fail "listing Jobs"
+	vs_expect "no Job left" "$(fk_json .items.length "$FAKEKUBE_DIR/last.body")" 0
+fi
+vs_expect "the target VM runs (the source was on)" "$strategy" Always
 git --git-dir="$dir/repo.git" show ferry/status:status/mig/warm.yaml >"$dir/status.yaml" ||
 	vs_fail "no status/mig/warm.yaml"
 vs_has "Completed in the status" "$(cat "$dir/status.yaml")" "phase: Completed"
