@@ -24,9 +24,14 @@
 #define WATCH_TIMEOUT_S	  300
 #define CONNECT_TIMEOUT_S 10
 
+struct exec_auth;
+
 struct ferry_kube {
 	CURL *curl;
-	struct ferry_kubeconfig kc; /* a copy */
+	struct ferry_kubeconfig kc;  /* a copy */
+	struct exec_auth *auth;	     /* kc.exec's shared credential, or NULL */
+	struct ferry_kube_cred cred; /* this client's copy of it */
+	unsigned long cred_gen;	     /* which one it is (0: none yet) */
 	struct ferry_kube_opts o;
 	char *field_manager, *user_agent; /* o's, owned */
 	char *base;			  /* URL up to the API paths, no trailing '/' */
@@ -309,6 +314,7 @@ static void kc_copy(struct ferry_kubeconfig *d, const struct ferry_kubeconfig *s
 	d->token_file = dup0(s->token_file);
 	d->username = dup0(s->username);
 	d->password = dup0(s->password);
+	d->exec = ferry_kube_exec_dup(s->exec);
 }
 
 /* The base URL; with tls-server-name, the URL names that host (so curl
@@ -361,6 +367,167 @@ out:
 	return rc;
 }
 
+/* ---- exec credential plugins ------------------------------------------------------- */
+
+/* A plugin's credential, shared by every client that runs the same plugin
+ * (same command, arguments, environment, apiVersion and, with
+ * provideClusterInfo, cluster), as client-go shares it: the plugin runs
+ * once for all of them, and again only when its credential expires or the
+ * API server refuses it. Clients in several threads use one; the plugin
+ * runs under its lock, so the others wait for its answer rather than
+ * start it again. */
+struct exec_auth {
+	struct exec_auth *next;
+	char *key;
+	unsigned refs; /* clients holding it, under exec_auths_lock */
+	pthread_mutex_t lock;
+	struct ferry_kube_cred cred; /* under lock, as are have and gen */
+	bool have;
+	unsigned long gen; /* grows with every credential the plugin gives */
+};
+
+static pthread_mutex_t exec_auths_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct exec_auth *exec_auths;
+
+/* What makes two plugins the same, as one string. */
+static char *exec_key(const struct ferry_kubeconfig *kc)
+{
+	const struct ferry_kube_exec *e = kc->exec;
+	struct ferry_sb sb = FERRY_SB_INIT;
+	char *info = ferry_kube_exec_info(kc); /* apiVersion, and the cluster if given */
+
+	ferry_sb_add_quoted(&sb, e->command);
+	for (size_t i = 0; i < e->nargs; i++) {
+		ferry_sb_adds(&sb, " a");
+		ferry_sb_add_quoted(&sb, e->args[i]);
+	}
+	for (size_t i = 0; i < e->nenv; i++) {
+		ferry_sb_adds(&sb, " e");
+		ferry_sb_add_quoted(&sb, e->env[i]);
+	}
+	ferry_sb_adds(&sb, " i");
+	ferry_sb_add_quoted(&sb, info);
+	free(info);
+	return ferry_sb_detach(&sb);
+}
+
+static struct exec_auth *exec_auth_get(const struct ferry_kubeconfig *kc)
+{
+	char *key = exec_key(kc);
+	struct exec_auth *a;
+
+	pthread_mutex_lock(&exec_auths_lock);
+	for (a = exec_auths; a && strcmp(a->key, key); a = a->next)
+		;
+	if (a) {
+		free(key);
+	} else {
+		a = ferry_xcalloc(1, sizeof *a);
+		a->key = key;
+		pthread_mutex_init(&a->lock, NULL);
+		a->next = exec_auths;
+		exec_auths = a;
+	}
+	a->refs++;
+	pthread_mutex_unlock(&exec_auths_lock);
+	return a;
+}
+
+/* The last client gone, the credential goes too (wiped). */
+static void exec_auth_put(struct exec_auth *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&exec_auths_lock);
+	if (--a->refs == 0) {
+		struct exec_auth **pp = &exec_auths;
+
+		while (*pp != a)
+			pp = &(*pp)->next;
+		*pp = a->next;
+	} else {
+		a = NULL;
+	}
+	pthread_mutex_unlock(&exec_auths_lock);
+	if (a) {
+		ferry_kube_cred_release(&a->cred);
+		pthread_mutex_destroy(&a->lock);
+		explicit_bzero(a->key, strlen(a->key)); /* env values may be secrets */
+		free(a->key);
+		free(a);
+	}
+}
+
+static bool cred_expired(const struct ferry_kube_cred *c)
+{
+	return c->expires && (long long)time(NULL) >= c->expires;
+}
+
+/* Make k->cred the plugin's current credential: the shared one while it
+ * has not expired, else a new one from the plugin. A new client
+ * certificate needs new connections: the handle (and its connection
+ * cache) is replaced. */
+static int exec_credential(struct ferry_kube *k, struct ferry_err *err)
+{
+	struct exec_auth *a = k->auth;
+	bool new_cert = false;
+	int rc = 0;
+
+	pthread_mutex_lock(&a->lock);
+	if (a->have && cred_expired(&a->cred)) {
+		ferry_kube_cred_release(&a->cred);
+		a->have = false;
+	}
+	if (!a->have) {
+		ferry_debug("kube: running exec plugin %s", k->kc.exec->command);
+		if (ferry_kube_exec_run(&k->kc, 0, &a->cred, err)) {
+			rc = -1;
+		} else {
+			a->have = true;
+			a->gen++;
+		}
+	}
+	if (!rc && k->cred_gen != a->gen) {
+		new_cert = a->cred.client_cert || k->cred.client_cert;
+		ferry_kube_cred_release(&k->cred);
+		k->cred.token = dup0(a->cred.token);
+		k->cred.client_cert = memdup0(a->cred.client_cert, a->cred.client_cert_len);
+		k->cred.client_cert_len = a->cred.client_cert_len;
+		k->cred.client_key = memdup0(a->cred.client_key, a->cred.client_key_len);
+		k->cred.client_key_len = a->cred.client_key_len;
+		k->cred.expires = a->cred.expires;
+		k->cred_gen = a->gen;
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (new_cert) {
+		CURL *fresh = curl_easy_init();
+
+		if (!fresh)
+			return ferry_err_set(err, FERRY_E_INTERNAL, "kube: curl_easy_init failed");
+		curl_easy_cleanup(k->curl);
+		k->curl = fresh;
+	}
+	return rc;
+}
+
+/* The API server refused k's credential (401): forget it, unless another
+ * client has already got a newer one, so that the next request runs the
+ * plugin again. False when k has no plugin (nothing to try again). */
+static bool exec_refused(struct ferry_kube *k)
+{
+	struct exec_auth *a = k->auth;
+
+	if (!a)
+		return false;
+	pthread_mutex_lock(&a->lock);
+	if (a->have && a->gen == k->cred_gen) {
+		ferry_kube_cred_release(&a->cred);
+		a->have = false;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return true;
+}
+
 int ferry_kube_open(struct ferry_kube **out, const struct ferry_kubeconfig *kc,
 		    const struct ferry_kube_opts *opts, struct ferry_err *err)
 {
@@ -407,6 +574,8 @@ int ferry_kube_open(struct ferry_kube **out, const struct ferry_kubeconfig *kc,
 		ferry_kube_close(k);
 		return -1;
 	}
+	if (k->kc.exec)
+		k->auth = exec_auth_get(&k->kc);
 	*out = k;
 	return 0;
 }
@@ -417,6 +586,8 @@ void ferry_kube_close(struct ferry_kube *k)
 		return;
 	if (k->curl)
 		curl_easy_cleanup(k->curl);
+	exec_auth_put(k->auth);
+	ferry_kube_cred_release(&k->cred);
 	curl_slist_free_all(k->connect_to);
 	free(k->base);
 	free(k->field_manager);
@@ -523,6 +694,12 @@ struct call {
 static void setup(struct ferry_kube *k, const struct call *c, struct curl_slist **headers)
 {
 	CURL *h = k->curl;
+	const char *token;
+	struct curl_blob cert = {k->kc.client_cert, k->kc.client_cert_len, CURL_BLOB_COPY};
+	struct curl_blob key = {k->kc.client_key, k->kc.client_key_len, CURL_BLOB_COPY};
+
+	refresh_token(k);
+	token = k->kc.token;
 
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, c->url);
@@ -545,10 +722,14 @@ static void setup(struct ferry_kube *k, const struct call *c, struct curl_slist 
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (k->kc.client_cert && k->kc.client_key) {
-		struct curl_blob cert = {k->kc.client_cert, k->kc.client_cert_len, CURL_BLOB_COPY};
-		struct curl_blob key = {k->kc.client_key, k->kc.client_key_len, CURL_BLOB_COPY};
-
+	if (k->auth) {
+		token = k->cred.token;
+		cert = (struct curl_blob){k->cred.client_cert, k->cred.client_cert_len,
+					  CURL_BLOB_COPY};
+		key = (struct curl_blob){k->cred.client_key, k->cred.client_key_len,
+					 CURL_BLOB_COPY};
+	}
+	if (cert.data && key.data) {
 		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
 		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
 		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
@@ -558,10 +739,9 @@ static void setup(struct ferry_kube *k, const struct call *c, struct curl_slist 
 		curl_easy_setopt(h, CURLOPT_CONNECT_TO, k->connect_to);
 	if (k->kc.proxy_url)
 		curl_easy_setopt(h, CURLOPT_PROXY, k->kc.proxy_url);
-	refresh_token(k);
-	if (k->kc.token) {
+	if (token) {
 		curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
-		curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, k->kc.token);
+		curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, token);
 	} else if (k->kc.username) {
 		curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(h, CURLOPT_USERNAME, k->kc.username);
@@ -639,8 +819,21 @@ static bool retry_status(const struct call *c, long http)
 	       (c->retry_5xx && (http == 500 || http == 502 || http == 503 || http == 504));
 }
 
+/* The credential of k's exec plugin, if it has one, current for c. A
+ * plugin that is not there fails the request with FERRY_E_AUTH: callers
+ * read FERRY_E_NOT_FOUND as "no such object". */
+static int authenticate(struct ferry_kube *k, const struct call *c, struct ferry_err *err)
+{
+	if (!k->auth || !exec_credential(k, err))
+		return 0;
+	if (err->code == FERRY_E_NOT_FOUND)
+		err->code = FERRY_E_AUTH;
+	return ferry_err_prefix(err, "kube: %s %s: ", c->verb, c->what);
+}
+
 /* Send c until a response that is final (any status not retried) or the
- * attempts run out: 0 and *http, the body in r; -1 on transport failure. */
+ * attempts run out: 0 and *http, the body in r; -1 on transport failure
+ * (or when an exec plugin gives no credential). */
 static int perform(struct ferry_kube *k, const struct call *c, struct resp *r, long *http,
 		   struct ferry_err *err)
 {
@@ -653,6 +846,8 @@ static int perform(struct ferry_kube *k, const struct call *c, struct resp *r, l
 		r->too_big = false;
 		r->retry_after[0] = '\0';
 		k->errbuf[0] = '\0';
+		if (authenticate(k, c, err))
+			return -1;
 		setup(k, c, &headers);
 		curl_easy_setopt(k->curl, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, r);
@@ -729,6 +924,16 @@ static int exchange(struct ferry_kube *k, const struct call *c, struct resp *r,
 
 	if (perform(k, c, r, &http, err))
 		return -1;
+	/* as client-go: a plugin's credential that the server refuses is
+	 * dropped, so that the plugin is asked again; ferry also sends the
+	 * request once more with the new one */
+	if (http == 401 && exec_refused(k)) {
+		ferry_debug("kube: %s %s: 401: asking the exec plugin again", c->method, c->url);
+		if (perform(k, c, r, &http, err))
+			return -1;
+		if (http == 401)
+			exec_refused(k);
+	}
 	if (http < 200 || http > 299)
 		return ferry_kube_status_error(err, c->verb, c->what, http, r->body.buf,
 					       r->body.len);
@@ -1176,6 +1381,7 @@ int ferry_kube_watch(struct ferry_kube *k, const struct ferry_kube_ref *r,
 	unsigned timeout = wo && wo->timeout_s ? wo->timeout_s : WATCH_TIMEOUT_S;
 	struct call c = {"watch", "GET", NULL, NULL, NULL, NULL, 0, true, (long)timeout + 30, NULL};
 	char tbuf[16], *what;
+	bool reauthenticated = false;
 	int rc = -1;
 
 	ferry_sb_init(&w.line);
@@ -1205,6 +1411,8 @@ int ferry_kube_watch(struct ferry_kube *k, const struct ferry_kube_ref *r,
 		ferry_sb_reset(&w.line);
 		ferry_sb_reset(&w.errbody);
 		k->errbuf[0] = '\0';
+		if (authenticate(k, &c, err))
+			goto out;
 		setup(k, &c, &headers);
 		curl_easy_setopt(k->curl, CURLOPT_WRITEFUNCTION, on_watch);
 		curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, &w);
@@ -1239,6 +1447,13 @@ int ferry_kube_watch(struct ferry_kube *k, const struct ferry_kube_ref *r,
 			}
 			rc = 0;
 			goto out;
+		}
+		/* every 401 drops a plugin's credential; once, the watch
+		 * starts again with a new one */
+		if (cc == CURLE_OK && w.http == 401 && exec_refused(k) && !reauthenticated) {
+			reauthenticated = true;
+			attempt--; /* not a failure to back off from */
+			continue;
 		}
 		if (cc == CURLE_OK && w.http == 410) {
 			ferry_kube_status_error(err, "watch", c.what, w.http, w.errbody.buf,

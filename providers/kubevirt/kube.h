@@ -11,6 +11,18 @@
  * connection goes to the server's address. The bearer token goes in a
  * header and is never logged; a tokenFile is read again every minute.
  *
+ * Exec credential plugins (kubeconfig.h): the plugin runs at the first
+ * request that needs it, not at open. Its credential (a token, or a client
+ * certificate and key) is shared by every client of the process that runs
+ * the same plugin for the same cluster, and kept until its
+ * expirationTimestamp, or without one while a client uses it. A 401 drops
+ * it: the plugin runs again and the request is sent once more with the
+ * new credential (a second 401 is the error, and drops that one too).
+ * When the plugin gives no credential the request fails with its error,
+ * `kube: VERB RESOURCE...: exec plugin COMMAND: ...`, and nothing is sent;
+ * a plugin that is not there is FERRY_E_AUTH (never FERRY_E_NOT_FOUND,
+ * which reads as a missing object).
+ *
  * Retries: 429 Too Many Requests, and 500/502/503/504 for every request
  * but create (a create the server may have done must not be repeated
  * blindly), and connection failures before anything was sent, are retried
@@ -34,7 +46,9 @@
  * Ownership and threads: JSON passed in is borrowed; JSON returned through
  * an out pointer is a new reference the caller json_decref()s. A client
  * makes one request at a time: use one client per thread, and a client of
- * its own for a long watch.
+ * its own for a long watch. Clients in different threads may share an exec
+ * plugin's credential: it is guarded by a lock, and while the plugin runs
+ * for one client the others wait for its answer instead of running it too.
  */
 #ifndef FERRY_PROVIDERS_KUBEVIRT_KUBE_H
 #define FERRY_PROVIDERS_KUBEVIRT_KUBE_H

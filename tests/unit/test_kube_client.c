@@ -18,6 +18,7 @@
 
 #include "common/alloc.h"
 #include "common/strbuf.h"
+#include "common/time.h"
 #include "common/util.h"
 #include "providers/kubevirt/kube.h"
 
@@ -28,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 /* ---- the pieces ------------------------------------------------------------- */
 
@@ -940,6 +943,303 @@ static void test_basic_auth_and_server_name(void **state)
 	ferry_kube_close(k);
 }
 
+/* ---- exec credential plugins ------------------------------------------------------------ */
+
+#define EXEC_V1BETA1 "client.authentication.k8s.io/v1beta1"
+
+/* A plugin in a directory of its own that counts its runs in DIR/count,
+ * answers token "tok-N" for run N, with DIR/expiry as its
+ * expirationTimestamp when that file exists; sleeps DIR/sleep seconds
+ * first when that exists; and fails when DIR/fail exists. */
+static const char counting_plugin[] =
+	"#!/bin/sh\n"
+	"[ -f \"$DIR/sleep\" ] && sleep \"$(cat \"$DIR/sleep\")\"\n"
+	"n=$(cat \"$DIR/count\" 2>/dev/null || echo 0)\n"
+	"n=$((n + 1))\n"
+	"echo $n >\"$DIR/count\"\n"
+	"if [ -f \"$DIR/fail\" ]; then echo \"error: no session for tok-$n\" >&2; exit 1; fi\n"
+	"e=\n"
+	"[ -f \"$DIR/expiry\" ] && e=\",\\\"expirationTimestamp\\\":\\\"$(cat "
+	"\"$DIR/expiry\")\\\"\"\n"
+	"printf '{\"apiVersion\":\"" EXEC_V1BETA1 "\",\"kind\":\"ExecCredential\","
+	"\"status\":{\"token\":\"tok-%s\"%s}}\\n' $n \"$e\"\n";
+
+struct plugin {
+	char dir[64];
+	char *path;
+};
+
+static void plugin_make(struct plugin *p, const char *script)
+{
+	snprintf(p->dir, sizeof p->dir, "/tmp/ferry-kube-exec-XXXXXX");
+	assert_non_null(mkdtemp(p->dir));
+	p->path = ferry_xasprintf("%s/plugin", p->dir);
+	assert_int_equal(ferry_write_file_atomic(p->path, script, strlen(script), 0700), 0);
+}
+
+static void plugin_free(struct plugin *p)
+{
+	ferry_rmtree(p->dir);
+	free(p->path);
+}
+
+/* A file in the plugin's directory: written (text), or removed (NULL). */
+static void plugin_file(const struct plugin *p, const char *name, const char *text)
+{
+	char *path = ferry_xasprintf("%s/%s", p->dir, name);
+
+	if (text)
+		assert_int_equal(ferry_write_file_atomic(path, text, strlen(text), 0600), 0);
+	else
+		unlink(path);
+	free(path);
+}
+
+static int plugin_runs(const struct plugin *p)
+{
+	char *path = ferry_xasprintf("%s/count", p->dir), *text = NULL;
+	size_t len;
+	int n = 0;
+
+	if (!ferry_read_file(path, 64, &text, &len))
+		n = atoi(text);
+	free(text);
+	free(path);
+	return n;
+}
+
+/* A kubeconfig for url whose user is p's plugin (with DIR=its directory). */
+static void plugin_kubeconfig(const struct plugin *p, const char *url, struct ferry_kubeconfig *kc)
+{
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct ferry_kube_exec *e = ferry_xcalloc(1, sizeof *e);
+
+	assert_int_equal(ferry_kubeconfig_for_server(url, NULL, NULL, false, "prod", kc, &err), 0);
+	e->command = ferry_xstrdup(p->path);
+	e->api_version = ferry_xstrdup(EXEC_V1BETA1);
+	e->env = ferry_xcalloc(2, sizeof *e->env);
+	e->env[e->nenv++] = ferry_xasprintf("DIR=%s", p->dir);
+	kc->exec = e;
+}
+
+/* p's DIR/cred.json: an ExecCredential with a client certificate. */
+static void plugin_cert(const struct plugin *p, const char *cert, const char *key)
+{
+	json_t *doc = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", EXEC_V1BETA1, "kind",
+				"ExecCredential", "status", "clientCertificateData", cert,
+				"clientKeyData", key);
+	char *text = json_dumps(doc, 0);
+
+	plugin_file(p, "cred.json", text);
+	free(text);
+	json_decref(doc);
+}
+
+static const char ns_json[] = "{\"kind\":\"Namespace\"}";
+static const char unauthorized[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+				   "\"status\":\"Failure\",\"message\":\"Unauthorized\","
+				   "\"reason\":\"Unauthorized\",\"code\":401}";
+
+static int get_ns(struct ferry_kube *k, struct ferry_err *err)
+{
+	struct ferry_kube_ref r = {FERRY_KUBE_NAMESPACES, NULL, "prod"};
+	json_t *obj = NULL;
+	int rc = ferry_kube_get(k, &r, &obj, err);
+
+	json_decref(obj);
+	return rc;
+}
+
+/* The plugin runs once for all the clients of a process; a 401 runs it
+ * again and sends the request once more, for a watch too; its failure is
+ * the request's. */
+static void test_exec_plugin(void **state)
+{
+	struct fx *fx = *state;
+	struct ferry_kubeconfig kc = FERRY_KUBECONFIG_INIT;
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct ferry_kube_ref jobs = {FERRY_KUBE_JOBS, "ns", NULL};
+	struct events e = {"", 0, 0};
+	struct ferry_kube *k, *k2;
+	struct plugin p;
+
+	plugin_make(&p, counting_plugin);
+	plugin_kubeconfig(&p, fx->url, &kc);
+	assert_int_equal(ferry_kube_open(&k, &kc, &fast, &err), 0);
+	assert_int_equal(ferry_kube_open(&k2, &kc, &fast, &err), 0);
+	assert_int_equal(plugin_runs(&p), 0); /* not before a request */
+
+	SCRIPT(fx->s, {200, ns_json, NULL, false}, {200, ns_json, NULL, false},
+	       {200, ns_json, NULL, false});
+	assert_int_equal(get_ns(k, &err), 0);
+	assert_int_equal(get_ns(k, &err), 0);
+	assert_int_equal(get_ns(k2, &err), 0);
+	assert_int_equal(plugin_runs(&p), 1);
+	assert_int_equal(fx->s->nseen, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(fx->s->seen[i].auth, "Bearer tok-1");
+
+	/* refused: a new credential, the request again; the other client
+	 * takes the new one without running the plugin */
+	SCRIPT(fx->s, {401, unauthorized, NULL, false}, {200, ns_json, NULL, false},
+	       {200, ns_json, NULL, false});
+	assert_int_equal(get_ns(k, &err), 0);
+	assert_int_equal(get_ns(k2, &err), 0);
+	assert_int_equal(plugin_runs(&p), 2);
+	assert_string_equal(fx->s->seen[0].auth, "Bearer tok-1");
+	assert_string_equal(fx->s->seen[1].auth, "Bearer tok-2");
+	assert_string_equal(fx->s->seen[2].auth, "Bearer tok-2");
+
+	/* refused twice: once more only, then the 401; the credential
+	 * refused last is dropped too */
+	SCRIPT(fx->s, {401, unauthorized, NULL, false}, {401, unauthorized, NULL, false},
+	       {200, ns_json, NULL, false});
+	assert_int_equal(get_ns(k, &err), -1);
+	assert_int_equal(err.code, FERRY_E_AUTH);
+	assert_string_equal(err.msg, "kube: get namespaces/prod: 401 Unauthorized: Unauthorized");
+	assert_int_equal(fx->s->nseen, 2);
+	assert_int_equal(plugin_runs(&p), 3);
+	assert_string_equal(fx->s->seen[1].auth, "Bearer tok-3");
+
+	/* a watch refused before its stream */
+	SCRIPT(fx->s, {401, unauthorized, NULL, false}, {200, stream, NULL, true});
+	assert_int_equal(ferry_kube_watch(k2, &jobs, NULL, on_event, &e, &err), 0);
+	assert_string_equal(e.log, "ADDED:a MODIFIED:a BOOKMARK:- DELETED:b");
+	assert_int_equal(plugin_runs(&p), 5);
+	assert_string_equal(fx->s->seen[0].auth, "Bearer tok-4");
+	assert_string_equal(fx->s->seen[1].auth, "Bearer tok-5");
+
+	/* a plugin that fails: nothing more is sent, its message is the
+	 * error */
+	SCRIPT(fx->s, {401, unauthorized, NULL, false}, {200, ns_json, NULL, false});
+	plugin_file(&p, "fail", "");
+	assert_int_equal(get_ns(k, &err), -1);
+	assert_int_equal(err.code, FERRY_E_AUTH);
+	char *want = ferry_xasprintf("kube: get namespaces/prod: exec plugin %s: exit status 1; "
+				     "stderr: \"error: no session for tok-6\"",
+				     p.path);
+	assert_string_equal(err.msg, want);
+	free(want);
+	assert_int_equal(fx->s->nseen, 1);
+	plugin_file(&p, "fail", NULL);
+	assert_int_equal(get_ns(k, &err), 0);
+	assert_string_equal(fx->s->seen[1].auth, "Bearer tok-7");
+
+	/* a plugin that is not there: an auth error, never FERRY_E_NOT_FOUND
+	 * (which callers read as "no such object") */
+	ferry_kube_close(k2);
+	free(kc.exec->command);
+	kc.exec->command = ferry_xstrdup("/nonexistent/get-token");
+	assert_int_equal(ferry_kube_open(&k2, &kc, &fast, &err), 0);
+	SCRIPT(fx->s, {200, ns_json, NULL, false});
+	assert_int_equal(get_ns(k2, &err), -1);
+	assert_int_equal(err.code, FERRY_E_AUTH);
+	assert_string_equal(err.msg, "kube: get namespaces/prod: exec plugin "
+				     "/nonexistent/get-token: no such file");
+	assert_int_equal(fx->s->nseen, 0);
+
+	ferry_kube_close(k);
+	ferry_kube_close(k2);
+	ferry_kubeconfig_release(&kc);
+	plugin_free(&p);
+}
+
+/* expirationTimestamp: the credential serves until then, and an expired
+ * one is never sent. */
+static void test_exec_expiry(void **state)
+{
+	struct fx *fx = *state;
+	struct ferry_kubeconfig kc = FERRY_KUBECONFIG_INIT;
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct ferry_time soon = {(int64_t)time(NULL) + 2, 0, 0};
+	char when[FERRY_TIME_FORMAT_MAX];
+	struct ferry_kube *k;
+	struct plugin p;
+
+	plugin_make(&p, counting_plugin);
+	ferry_time_format(&soon, when, sizeof when);
+	plugin_file(&p, "expiry", when);
+	plugin_kubeconfig(&p, fx->url, &kc);
+	assert_int_equal(ferry_kube_open(&k, &kc, &fast, &err), 0);
+	SCRIPT(fx->s, {200, ns_json, NULL, false}, {200, ns_json, NULL, false},
+	       {200, ns_json, NULL, false}, {200, ns_json, NULL, false});
+	assert_int_equal(get_ns(k, &err), 0);
+	assert_int_equal(get_ns(k, &err), 0);
+	assert_int_equal(plugin_runs(&p), 1);
+	while (time(NULL) < soon.sec)
+		ferry_sleep(0.05);
+	assert_int_equal(get_ns(k, &err), 0);
+	assert_int_equal(plugin_runs(&p), 2);
+	/* the plugin's new credential expired already: it runs every time */
+	assert_int_equal(get_ns(k, &err), 0);
+	assert_int_equal(plugin_runs(&p), 3);
+	assert_string_equal(fx->s->seen[0].auth, "Bearer tok-1");
+	assert_string_equal(fx->s->seen[1].auth, "Bearer tok-1");
+	assert_string_equal(fx->s->seen[2].auth, "Bearer tok-2");
+	assert_string_equal(fx->s->seen[3].auth, "Bearer tok-3");
+	ferry_kube_close(k);
+	ferry_kubeconfig_release(&kc);
+	plugin_free(&p);
+}
+
+struct getter {
+	const struct ferry_kubeconfig *kc;
+	int failed;
+};
+
+static void *get_three(void *arg)
+{
+	struct getter *g = arg;
+	struct ferry_err err = FERRY_ERR_INIT;
+	struct ferry_kube *k;
+
+	if (ferry_kube_open(&k, g->kc, &fast, &err)) {
+		g->failed = 1;
+		return NULL;
+	}
+	for (int i = 0; i < 3; i++)
+		g->failed |= get_ns(k, &err) != 0;
+	ferry_kube_close(k);
+	return NULL;
+}
+
+/* Clients in several threads, a slow plugin: it runs once, the others wait
+ * for its credential. */
+static void test_exec_threads(void **state)
+{
+	struct fx *fx = *state;
+	struct ferry_kubeconfig kc = FERRY_KUBECONFIG_INIT;
+	struct getter g[3];
+	pthread_t t[3];
+	struct plugin p;
+	const struct canned ok = {200, ns_json, NULL, false};
+	const struct canned c[9] = {ok, ok, ok, ok, ok, ok, ok, ok, ok};
+	struct ferry_kube *holder;
+	struct ferry_err err = FERRY_ERR_INIT;
+
+	plugin_make(&p, counting_plugin);
+	plugin_file(&p, "sleep", "0.3");
+	plugin_kubeconfig(&p, fx->url, &kc);
+	/* a client that outlives the threads keeps the credential shared */
+	assert_int_equal(ferry_kube_open(&holder, &kc, &fast, &err), 0);
+	script(fx->s, c, 9);
+	for (int i = 0; i < 3; i++) {
+		g[i] = (struct getter){&kc, 0};
+		assert_int_equal(pthread_create(&t[i], NULL, get_three, &g[i]), 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(g[i].failed, 0);
+	}
+	assert_int_equal(plugin_runs(&p), 1);
+	assert_int_equal(fx->s->nseen, 9);
+	for (size_t i = 0; i < 9; i++)
+		assert_string_equal(fx->s->seen[i].auth, "Bearer tok-1");
+	ferry_kube_close(holder);
+	ferry_kubeconfig_release(&kc);
+	plugin_free(&p);
+}
+
 /* ---- TLS ------------------------------------------------------------------------------------ */
 
 struct pki {
@@ -1039,6 +1339,7 @@ static void test_tls(void **state)
 	struct ferry_kubeconfig kc = FERRY_KUBECONFIG_INIT;
 	struct ferry_err err = FERRY_ERR_INIT;
 	struct pki p = {0};
+	struct plugin pl;
 	struct server *s;
 	char url[64];
 	(void)state;
@@ -1082,6 +1383,24 @@ static void test_tls(void **state)
 	assert_int_equal(tls_get(s, &kc, &err), FERRY_E_INVALID);
 	assert_int_equal(s->nseen, 0);
 
+	/* the same from an exec plugin (each client runs it anew: the
+	 * credential goes with the last client that used it) */
+	set_blob(&kc.client_cert, &kc.client_cert_len, NULL);
+	set_blob(&kc.client_key, &kc.client_key_len, NULL);
+	plugin_make(&pl, "#!/bin/sh\ncat \"$DIR/cred.json\"\n");
+	kc.exec = ferry_xcalloc(1, sizeof *kc.exec);
+	kc.exec->command = ferry_xstrdup(pl.path);
+	kc.exec->api_version = ferry_xstrdup(EXEC_V1BETA1);
+	kc.exec->env = ferry_xcalloc(1, sizeof *kc.exec->env);
+	kc.exec->env[kc.exec->nenv++] = ferry_xasprintf("DIR=%s", pl.dir);
+	plugin_cert(&pl, p.client_cert, p.client_key);
+	assert_int_equal(tls_get(s, &kc, &err), 0);
+	assert_int_equal(s->nseen, 1);
+	plugin_cert(&pl, p.client_cert, p.other_key);
+	assert_int_equal(tls_get(s, &kc, &err), FERRY_E_INVALID);
+	assert_int_equal(s->nseen, 0);
+	plugin_free(&pl);
+
 	ferry_kubeconfig_release(&kc);
 	server_stop(s);
 	free_pki(&p);
@@ -1105,6 +1424,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pod_log, setup, teardown),
 		cmocka_unit_test(test_transport_errors),
 		cmocka_unit_test_setup_teardown(test_basic_auth_and_server_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_plugin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_threads, setup, teardown),
 		cmocka_unit_test(test_tls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
