@@ -181,8 +181,8 @@ static void test_relay_ports(void **state)
 {
 	struct fixture *f = *state;
 	struct ferry_err err = FERRY_ERR_INIT;
-	struct ferry_nbd_server *a = NULL, *b = NULL;
-	unsigned pa = 0, pb = 0, base;
+	struct ferry_nbd_server *a = NULL, *b = NULL, *c = NULL;
+	unsigned pa = 0, pb = 0, pc = 0, base;
 	char *ka = NULL, *kb = NULL;
 
 	if (!f->nbdkit)
@@ -209,7 +209,8 @@ static void test_relay_ports(void **state)
 		free(kb);
 		ka = NULL;
 		assert_int_equal(
-			ferry_nbd_relay_start(f->dir, 5, f->up_uri, &o, &b, &pb, &ka, &err), -1);
+			ferry_nbd_relay_start(f->dir, 5, f->up_uri, &o, &c, &pc, &ka, &err), -1);
+		assert_null(c);
 		assert_int_equal(err.code, FERRY_E_LIMIT);
 		assert_non_null(strstr(err.msg, "no free port in"));
 		assert_null(ka);
