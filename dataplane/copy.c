@@ -94,13 +94,13 @@ static bool all_zero(const void *buf, size_t n)
 static void report_progress(struct engine *e, bool force)
 {
 	struct ferry_copy_progress p;
-	double t;
+	double t, every = e->o->progress_interval > 0 ? e->o->progress_interval : 0.1;
 
 	if (!e->o->progress)
 		return;
 	t = ferry_monotonic();
 	pthread_mutex_lock(&e->progress_lock);
-	if (!force && t - e->last_progress < 0.1) {
+	if (!force && t - e->last_progress < every) {
 		pthread_mutex_unlock(&e->progress_lock);
 		return;
 	}

@@ -60,7 +60,8 @@ struct ferry_copy_opts {
 	unsigned max_retries; /* per request; 0 = default (5) */
 	ferry_copy_progress_fn progress;
 	void *progress_arg;
-	atomic_bool *cancel; /* set true to stop: ferry_copy fails with FERRY_E_CANCELLED */
+	double progress_interval; /* s between progress calls (but the last); 0 = default (0.1) */
+	atomic_bool *cancel;	  /* set true to stop: ferry_copy fails with FERRY_E_CANCELLED */
 };
 
 struct ferry_copy_result {

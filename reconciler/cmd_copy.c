@@ -82,6 +82,39 @@ static int parse_count(const char *s, unsigned max, unsigned *out)
 	return 0;
 }
 
+/* Most seconds --progress-interval takes: an update an hour is as good as
+ * none, and anything larger is a typo. */
+#define PROGRESS_INTERVAL_MAX 3600
+
+/* "0.5", "2", ".25": seconds as a plain decimal (no sign, exponent, inf or
+ * nan; a '.' whatever the locale), more than 0, at most the maximum. */
+static int parse_seconds(const char *s, double *out)
+{
+	double v = 0, scale = 1;
+	bool dot = false;
+	size_t digits = 0;
+
+	for (const char *p = s; *p; p++) {
+		if (*p >= '0' && *p <= '9') {
+			digits++;
+			if (dot) {
+				scale /= 10;
+				v += (*p - '0') * scale;
+			} else if ((v = v * 10 + (*p - '0')) > PROGRESS_INTERVAL_MAX) {
+				return -1;
+			}
+		} else if (*p == '.' && !dot) {
+			dot = true;
+		} else {
+			return -1;
+		}
+	}
+	if (!digits || v <= 0 || v > PROGRESS_INTERVAL_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 static int read_whole(const char *path, char **data, size_t *len)
 {
 	FILE *fp = fopen(path, "rb");
@@ -201,6 +234,7 @@ int ferry_cmd_copy(int argc, char **argv)
 		O_RATE,
 		O_PROG,
 		O_PROG_FD,
+		O_PROG_INTERVAL,
 		O_SOURCE_ID
 	};
 	static const struct option opts[] = {
@@ -214,6 +248,7 @@ int ferry_cmd_copy(int argc, char **argv)
 		{"rate-limit", required_argument, NULL, O_RATE},
 		{"progress", no_argument, NULL, O_PROG},
 		{"progress-fd", required_argument, NULL, O_PROG_FD},
+		{"progress-interval", required_argument, NULL, O_PROG_INTERVAL},
 		{"source-id", required_argument, NULL, O_SOURCE_ID},
 		{"output", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
@@ -271,6 +306,15 @@ int ferry_cmd_copy(int argc, char **argv)
 			progress_fd = (int)fd;
 			break;
 		}
+		case O_PROG_INTERVAL:
+			if (parse_seconds(optarg, &co.progress_interval)) {
+				fprintf(stderr,
+					"ferry copy: --progress-interval takes seconds above 0 "
+					"and up to %d, e.g. 0.5 or 2; not '%s'\n",
+					PROGRESS_INTERVAL_MAX, optarg);
+				return FERRY_EXIT_USAGE;
+			}
+			break;
 		case 'o':
 			if (!strcmp(optarg, "json"))
 				json = true;

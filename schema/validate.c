@@ -258,12 +258,16 @@ static void check_storagemaps(const struct ferry_model *m, struct ferry_findings
 					"StorageMap %s/%s: spec.map[%zu].source needs an id "
 					"or a name",
 					sm->obj.ns, sm->obj.name, j);
+			/* Forklift and the kubevirt target then take the cluster's
+			 * default class (for DataVolumes, CDI's default virtualization
+			 * class first): legal, but maybe not what the map meant. */
 			if (p->destination.set && !p->destination.storage_class.v)
 				ferry_findings_add(
-					f, FERRY_CAT_ERROR, "storagemap.destination.storage-class",
-					&p->destination.pos,
-					"StorageMap %s/%s: spec.map[%zu].destination needs a "
-					"storageClass",
+					f, FERRY_CAT_WARNING,
+					"storagemap.destination.storage-class", &p->destination.pos,
+					"StorageMap %s/%s: spec.map[%zu].destination has no "
+					"storageClass; the cluster's default StorageClass will be "
+					"used",
 					sm->obj.ns, sm->obj.name, j);
 			if (type_is(src, "vsphere") && p->destination.set && !offload &&
 			    !p->destination.access_mode.v)

@@ -40,6 +40,11 @@ def now_ts():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def ts_at(t):
+    """RFC 3339, seconds, of the epoch time t."""
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def now_micro():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -71,6 +76,8 @@ _GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # apiserver's generateName alphabet
 DEFAULT_CLASS_KEYS = ("storageclass.kubernetes.io/is-default-class",
                       "storageclass.beta.kubernetes.io/is-default-class")
 DEFAULT_VIRT_CLASS = "storageclass.kubevirt.io/is-default-virt-class"
+FOREGROUND = "foregroundDeletion"  # the finalizer of a deletion in the foreground
+KUBELET_MIN_GRACE = 2  # s: the kubelet's least time between SIGTERM and SIGKILL
 
 
 def rand_suffix(n=5):
@@ -1371,9 +1378,13 @@ class Api:
                                "Apply" if patch_op == "apply" else "Update", res.gv, sub)
             if dry:
                 return copy.deepcopy(new)
-            if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            old_fins = old["metadata"].get("finalizers") or []
+            if meta.get("deletionTimestamp") and not meta.get("finalizers") and old_fins and \
+                    not meta.get("deletionGracePeriodSeconds"):
+                # the last finalizer of an object being deleted went: it goes
+                # (an object in its grace period waits for its final DELETE)
                 self.store.put(res, new, "MODIFIED", old)
-                self._finish_delete(res, new)
+                self._finish_delete(res, new, "Background" if FOREGROUND in old_fins else None)
                 return copy.deepcopy(new)
             self.store.put(res, new, "MODIFIED", old)
             return copy.deepcopy(new)
@@ -1477,15 +1488,105 @@ class Api:
                 self.store.put(dres, dep, "MODIFIED", old)
             else:
                 self._delete_obj(dres, dep, "Background")
+        self._release_owners(obj)
         return gone
 
-    def _delete_obj(self, res, obj, policy):
-        if obj["metadata"].get("finalizers"):
-            if not obj["metadata"].get("deletionTimestamp"):
-                old = copy.deepcopy(obj)
-                obj["metadata"]["deletionTimestamp"] = now_ts()
-                obj["metadata"]["deletionGracePeriodSeconds"] = 0
-                self.store.put(res, obj, "MODIFIED", old)
+    def _by_uid(self, uid):
+        for k, o in self.store.objs.items():
+            if o["metadata"].get("uid") == uid:
+                return BY_GVR[k[:3]], o
+        return None
+
+    def _blocking(self, uid):
+        """Dependents that hold up their owner's foreground deletion."""
+        return [o for _, o in self._dependents(uid)
+                if any(r.get("uid") == uid and r.get("blockOwnerDeletion")
+                       for r in o["metadata"].get("ownerReferences") or [])]
+
+    def _release_owners(self, obj):
+        """The garbage collector: an owner deleted in the foreground loses
+        its foregroundDeletion finalizer (and goes) once no dependent that
+        blocks it is left."""
+        for ref in dig(obj, "metadata", "ownerReferences", default=[]) or []:
+            if not ref.get("blockOwnerDeletion"):
+                continue
+            found = self._by_uid(ref.get("uid"))
+            if found is None:
+                continue
+            ores, owner = found
+            if FOREGROUND not in (owner["metadata"].get("finalizers") or []) or \
+                    self._blocking(ref["uid"]):
+                continue
+            new = copy.deepcopy(owner)
+            new["metadata"]["finalizers"] = [f for f in new["metadata"]["finalizers"]
+                                             if f != FOREGROUND]
+            if not new["metadata"]["finalizers"]:
+                del new["metadata"]["finalizers"]
+            try:
+                self.update(ores, owner["metadata"].get("namespace"), owner["metadata"]["name"],
+                            new, {"fieldManager": "kube-controller-manager"},
+                            patch_op="internal", internal=True)
+            except ApiError as e:
+                self.fake.debug("garbage collector: %s" % e.message)
+
+    @staticmethod
+    def _pod_before_delete(pod, grace):
+        """rest.BeforeDelete with the pod strategy's CheckGracefulDelete:
+        sets deletionTimestamp (when the pod is to be gone) and
+        deletionGracePeriodSeconds. grace: the DeleteOptions' value or None.
+        Returns pending: a graceful deletion already under way that the
+        request does not shorten (nothing to do)."""
+        meta = pod["metadata"]
+        now = time.time()
+        if meta.get("deletionTimestamp"):
+            cur = meta.get("deletionGracePeriodSeconds")
+            if not cur:
+                return False  # grace 0: delete it now
+            if grace is None or grace >= cur:
+                return True  # only a shorter grace period changes anything
+            t0 = parse_ts(meta["deletionTimestamp"])
+            at = (t0.timestamp() if t0 else now) - cur + grace
+            if at < now:
+                at = now
+                if grace != 0:
+                    grace = 1  # still graceful: the kubelet makes the final delete
+            meta["deletionTimestamp"] = ts_at(at)
+            meta["deletionGracePeriodSeconds"] = grace
+            return False
+        if grace is None:
+            grace = dig(pod, "spec", "terminationGracePeriodSeconds", default=0) or 0
+        if not dig(pod, "spec", "nodeName") or \
+                dig(pod, "status", "phase") in ("Succeeded", "Failed"):
+            grace = 0  # not scheduled, or already ended: nothing to wait for
+        if grace < 0:
+            grace = 1
+        meta["deletionTimestamp"] = ts_at(now + grace)
+        meta["deletionGracePeriodSeconds"] = grace
+        return False
+
+    def _delete_obj(self, res, obj, policy, grace=None):
+        """The registry's delete, under the lock: a pod is given its grace
+        period (the kubelet removes it), an object with finalizers, or
+        deleted in the foreground, is only marked. Returns (obj, gone)."""
+        meta = obj["metadata"]
+        before = copy.deepcopy(obj)
+        if res.name == "pods" and self._pod_before_delete(obj, grace):
+            return obj, False
+        fins = list(meta.get("finalizers") or [])
+        foreground = policy == "Foreground" and FOREGROUND not in fins
+        if foreground:
+            meta["finalizers"] = fins + [FOREGROUND]
+        if meta.get("finalizers") or meta.get("deletionGracePeriodSeconds"):
+            meta.setdefault("deletionTimestamp", now_ts())
+            meta.setdefault("deletionGracePeriodSeconds", 0)
+            if meta != before["metadata"]:
+                self.store.put(res, obj, "MODIFIED", before)
+            if foreground:
+                # the garbage collector deletes the dependents, then the owner
+                for dres, dep in self._dependents(meta["uid"]):
+                    self._delete_obj(dres, dep, "Background")
+                self._release_owners({"metadata": {"ownerReferences": [
+                    {"uid": meta["uid"], "blockOwnerDeletion": True}]}})
             return obj, False
         return self._finish_delete(res, obj, policy), True
 
@@ -1499,6 +1600,13 @@ class Api:
                                            'Unsupported value: "%s": supported values: '
                                            '"Foreground", "Background", "Orphan", "nil"'
                                            % policy)])
+        grace = opts["gracePeriodSeconds"] if opts.get("gracePeriodSeconds") is not None else \
+            params.get("gracePeriodSeconds")
+        if grace is not None:
+            if isinstance(grace, bool) or not isinstance(grace, (int, str)) or \
+                    (isinstance(grace, str) and not re.fullmatch(r"[-+]?[0-9]+", grace)):
+                raise err_bad_request('strconv.ParseInt: parsing "%s": invalid syntax' % grace)
+            grace = int(grace)
         dry = params.get("dryRun") == "All" or opts.get("dryRun") == ["All"]
         pre = opts.get("preconditions") or {}
         with self.lock:
@@ -1525,23 +1633,11 @@ class Api:
                 resp.setdefault("status", {})["phase"] = "Terminating"
                 self._finish_delete(res, cur, pol)
                 return 200, resp
-            if pol == "Foreground" and not cur["metadata"].get("finalizers"):
-                resp = copy.deepcopy(cur)
-                resp["metadata"]["deletionTimestamp"] = now_ts()
-                resp["metadata"]["deletionGracePeriodSeconds"] = 0
-                resp["metadata"]["finalizers"] = ["foregroundDeletion"]
-                self._finish_delete(res, cur, pol)
-                return 200, resp
-            obj, gone = self._delete_obj(res, cur, pol)
+            obj, gone = self._delete_obj(res, cur, pol, grace)
             if not gone:
                 return 200, copy.deepcopy(obj)
             if res.delete_returns_object:
-                o = copy.deepcopy(cur)
-                if res.name == "pods":
-                    o["metadata"]["deletionTimestamp"] = now_ts()
-                    o["metadata"]["deletionGracePeriodSeconds"] = \
-                        dig(o, "spec", "terminationGracePeriodSeconds", default=30)
-                return 200, o
+                return 200, copy.deepcopy(cur)
             return 200, self._success(res, cur)
 
     @staticmethod
@@ -1593,11 +1689,13 @@ class Api:
                                                                       e.message))
                 return None
 
-    def ctl_delete(self, res, ns, name, policy="Background"):
+    def ctl_delete(self, res, ns, name, policy="Background", grace=None, uid=None):
+        """A controller's DELETE (grace: gracePeriodSeconds; uid: the
+        precondition the kubelet sends)."""
         with self.lock:
             cur = self.store.get(res, ns, name)
-            if cur is not None:
-                self._delete_obj(res, cur, policy)
+            if cur is not None and (uid is None or cur["metadata"]["uid"] == uid):
+                self._delete_obj(res, cur, policy, grace)
 
 
 # ---------------------------------------------------------------- controllers
@@ -1733,7 +1831,14 @@ class Controllers:
                 r.start()
         elif res is R_POD:
             if evtype == "DELETED":
-                self.fake.kill_pod(ns, name, obj["metadata"]["uid"])
+                # deleted at once (gracePeriodSeconds 0, or with its
+                # namespace): the kubelet still stops the container gracefully
+                self.fake.kill_pod(ns, name, obj["metadata"]["uid"],
+                                   dig(obj, "spec", "terminationGracePeriodSeconds", default=0))
+            elif obj["metadata"].get("deletionTimestamp"):
+                self.pod_terminating(obj)
+            if evtype == "DELETED" or obj["metadata"].get("deletionTimestamp"):
+                self.job_terminating(obj)
             if evtype == "DELETED" or dig(obj, "status", "phase") in ("Succeeded", "Failed"):
                 with self.api.lock:
                     dying = [o for o in self.fake.store.items(R_PVC, ns)
@@ -1742,6 +1847,44 @@ class Controllers:
                     self.enqueue("SYNC", R_PVC, o, None)
         elif res is R_VM and evtype != "DELETED":
             self.sync_vm(obj)
+
+    # ---- pods being deleted
+
+    def pod_terminating(self, pod):
+        """The kubelet's side of a graceful deletion: a running container
+        is stopped (a shorter grace period brings its SIGKILL nearer); a
+        pod with nothing running and no PodRunner following it is marked
+        Failed and removed at once."""
+        meta = pod["metadata"]
+        ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+        proc = self.fake.proc_of(ns, name, uid)
+        if proc is not None:
+            self.fake.stop_proc(proc, meta.get("deletionGracePeriodSeconds") or 0)
+            return
+        if self.fake.followed(uid):
+            return  # its PodRunner stops it
+
+        def failed(o):
+            if o["metadata"]["uid"] == uid and \
+                    dig(o, "status", "phase") not in ("Succeeded", "Failed"):
+                o.setdefault("status", {})["phase"] = "Failed"
+        self.api.ctl_mutate(R_POD, ns, name, failed, sub="status", manager="kubelet")
+        self.api.ctl_delete(R_POD, ns, name, grace=0, uid=uid)
+
+    def job_terminating(self, pod):
+        """Job status.terminating: its pods being deleted that have not
+        ended."""
+        ref = controller_of(pod, "Job")
+        if not ref:
+            return
+        ns = pod["metadata"]["namespace"]
+        n = job_terminating_pods(self.fake, ns, ref["uid"])
+
+        def fn(o):
+            if o["metadata"]["uid"] == ref["uid"]:
+                o.setdefault("status", {})["terminating"] = n
+        self.api.ctl_mutate(R_JOB, ns, ref["name"], fn, sub="status",
+                            manager="kube-controller-manager")
 
     # ---- storage
 
@@ -2059,7 +2202,16 @@ def expand_vars(s, env):
 
 
 class PodGone(Exception):
-    pass
+    """The pod was deleted: its PodRunner stops following it."""
+
+
+def job_terminating_pods(fake, ns, job_uid):
+    """How many pods of Job job_uid are being deleted and have not ended."""
+    with fake.store.lock:
+        return sum(1 for p in fake.store.items(R_POD, ns)
+                   if (controller_of(p, "Job") or {}).get("uid") == job_uid and
+                   p["metadata"].get("deletionTimestamp") and
+                   dig(p, "status", "phase") not in ("Succeeded", "Failed"))
 
 
 class JobRunner(threading.Thread):
@@ -2076,6 +2228,23 @@ class JobRunner(threading.Thread):
             if j is None or j["metadata"]["uid"] != self.uid:
                 return None
             return copy.deepcopy(j)
+
+    def live_job(self):
+        """The Job, unless it is gone or being deleted (then the controller
+        starts nothing more)."""
+        j = self.job()
+        if j is None or self.job_deleted or j["metadata"].get("deletionTimestamp"):
+            return None
+        return j
+
+    def wait_terminated(self):
+        """Waits until none of the Job's pods is terminating; False when
+        the Job went meanwhile."""
+        while job_terminating_pods(self.fake, self.ns, self.uid):
+            if self.live_job() is None:
+                return False
+            time.sleep(0.05)
+        return True
 
     def job_status(self, fn):
         def wrap(o):
@@ -2094,12 +2263,24 @@ class JobRunner(threading.Thread):
 
     def _finish(self, ok, reason, message, counts):
         minor = self.fake.minor
+        if not ok and minor >= 31:
+            # From 1.31 the controller marks the failure (FailureTarget)
+            # first and adds the terminal condition once its pods are gone.
+            def target(st):
+                st.pop("active", None)
+                st["ready"] = 0
+                st.update(counts)
+                set_condition(st.setdefault("conditions", []), "FailureTarget", "True", reason,
+                              message)
+            self.job_status(target)
+            if not self.wait_terminated():
+                return
 
         def fn(st):
             conds = st.setdefault("conditions", [])
             st.pop("active", None)
             st["ready"] = 0
-            st["terminating"] = 0
+            st.setdefault("terminating", 0)
             st.update(counts)
             if ok:
                 if minor >= 31:
@@ -2141,8 +2322,8 @@ class JobRunner(threading.Thread):
         failed = 0
         restart_on_failure = dig(spec, "template", "spec", "restartPolicy") == "OnFailure"
         while True:
-            job = self.job()
-            if job is None or self.job_deleted:
+            job = self.live_job()
+            if job is None:
                 return
             pod = self.make_pod(job)
             if pod is None:
@@ -2155,14 +2336,21 @@ class JobRunner(threading.Thread):
                 st.setdefault("startTime", now_ts())
                 st["active"] = 1
                 st["ready"] = 0
-                st["terminating"] = 0
+                st.setdefault("terminating", 0)
                 st.setdefault("uncountedTerminatedPods", {})
             self.job_status(active)
             pr = PodRunner(self.fake, pod, self, deadline_at,
                            restarts_left=(backoff - failed) if restart_on_failure else 0)
             outcome, extra = pr.run()
-            if self.job() is None:
+            if self.live_job() is None:
                 return
+            if outcome == "deleted" and spec.get("podReplacementPolicy") == "Failed":
+                # no replacement before the deleted pod has ended
+                outcome = self.wait_pod_end(pod)
+                if outcome is None:
+                    return
+            # (podReplacementPolicy TerminatingOrFailed: a pod being deleted
+            # counts as failed now and is replaced while it terminates)
             if outcome == "succeeded":
                 self._finish(True, None, None, {"succeeded": 1,
                                                 **({"failed": failed} if failed else {})})
@@ -2191,9 +2379,27 @@ class JobRunner(threading.Thread):
             delay = min(self.fake.args.job_backoff * (2 ** (failed - 1)), 30.0)
             end = time.time() + delay
             while time.time() < end:
-                if self.job() is None:
+                if self.live_job() is None:
                     return
                 time.sleep(0.05)
+
+    def wait_pod_end(self, pod):
+        """Waits for a deleted pod to end: "succeeded" or "deleted" (its
+        last phase), None when the Job went meanwhile."""
+        name, uid = pod["metadata"]["name"], pod["metadata"]["uid"]
+        phase = None
+        while True:
+            with self.api.lock:
+                p = self.fake.store.get(R_POD, self.ns, name)
+                if p is None or p["metadata"]["uid"] != uid:
+                    break
+                phase = dig(p, "status", "phase")
+            if phase in ("Succeeded", "Failed"):
+                break
+            if self.live_job() is None:
+                return None
+            time.sleep(0.05)
+        return "succeeded" if phase == "Succeeded" else "deleted"
 
     def make_pod(self, job):
         tmpl = dig(job, "spec", "template", default={}) or {}
@@ -2224,11 +2430,28 @@ class PodRunner:
         self.deadline_at = deadline_at
         self.restarts_left = restarts_left
         self.dir = os.path.join(fake.run_root, self.ns, self.name)
+        self.handed_off = False
+        fake.follow(self.uid)
 
-    def alive(self):
+    def life(self):
+        """"alive", "terminating" (being deleted) or "gone"."""
         with self.api.lock:
             p = self.fake.store.get(R_POD, self.ns, self.name)
-            return p is not None and p["metadata"]["uid"] == self.uid
+            if p is None or p["metadata"]["uid"] != self.uid:
+                return "gone"
+            return "terminating" if p["metadata"].get("deletionTimestamp") else "alive"
+
+    def alive(self):
+        return self.life() == "alive"
+
+    def remove(self, phase):
+        """The kubelet's last steps for a deleted pod whose containers have
+        stopped: a terminal phase, then the DELETE (gracePeriodSeconds 0,
+        the pod's uid as precondition) that removes it."""
+        if self.life() == "terminating":
+            if phase:
+                self.finish_pod(phase)
+            self.api.ctl_delete(R_POD, self.ns, self.name, grace=0, uid=self.uid)
 
     def status(self, fn):
         def wrap(o):
@@ -2241,9 +2464,11 @@ class PodRunner:
         self.fake.emit_event(R_POD, self.pod, reason, message, etype, component, field)
 
     def wait_until(self, check, why_key=None):
-        """Polls check() until true; raises PodGone when the pod is deleted."""
+        """Polls check() until true; raises PodGone when the pod is deleted
+        (nothing runs then: it is removed at once)."""
         while True:
             if not self.alive():
+                self.remove("Failed")
                 raise PodGone()
             if self.deadline_at and time.time() >= self.deadline_at:
                 return False
@@ -2256,6 +2481,44 @@ class PodRunner:
             return self._run()
         except PodGone:
             return "deleted", 1
+        finally:
+            if not self.handed_off:
+                self.fake.unfollow(self.uid)
+                # deleted as it ended: nothing more to stop
+                self.remove(None)
+
+    def stop(self, proc, cname, fieldpath, ended):
+        """The pod is being deleted (or was deleted at once) while its
+        container runs: SIGTERM now, SIGKILL when the grace period is over
+        (the pod's deletionGracePeriodSeconds; deleted at once: the
+        spec's terminationGracePeriodSeconds; at least 2 s, as the
+        kubelet), then, in a thread of its own so that the Job controller
+        carries on meanwhile, ended(exit code) and the pod's removal."""
+        with self.api.lock:
+            p = self.fake.store.get(R_POD, self.ns, self.name)
+            if p is not None and p["metadata"]["uid"] == self.uid:
+                grace = p["metadata"].get("deletionGracePeriodSeconds") or 0
+            else:
+                grace = dig(self.pod, "spec", "terminationGracePeriodSeconds", default=0) or 0
+        self.event("Killing", "Stopping container %s" % cname, field=fieldpath)
+        self.fake.stop_proc(proc, grace)
+        self.handed_off = True
+
+        def finish():
+            try:
+                proc.wait()
+                self.fake.unregister_proc(self.ns, self.name, proc)
+                code = proc.returncode
+                if code < 0:
+                    code = 128 - code
+                ended(code)
+                self.remove("Succeeded" if code == 0 else "Failed")
+            except Exception as e:  # a bug here must not leave the pod behind silently
+                self.fake.debug("stopping pod %s/%s: %r" % (self.ns, self.name, e))
+            finally:
+                self.fake.unfollow(self.uid)
+        threading.Thread(target=finish, name="stop-%s/%s" % (self.ns, self.name),
+                         daemon=True).start()
 
     def volumes_ready(self):
         """None when every claim is bound; else a (reason, message)."""
@@ -2571,6 +2834,26 @@ class PodRunner:
         if not os.path.isdir(wd):
             wd = self.dir
         proc = None
+
+        def record(code, reason, msg):
+            finished = now_ts()
+
+            def terminated(st):
+                for cs in st.get(field) or []:
+                    if cs.get("name") == cname:
+                        t = {"exitCode": code, "reason": reason, "startedAt": started,
+                             "finishedAt": finished, "containerID": cid}
+                        if msg:
+                            t["message"] = msg
+                        cs.update({"state": {"terminated": t}, "ready": False, "started": False,
+                                   "containerID": cid, "restartCount": restarts})
+            self.status(terminated)
+
+        def ended(code):
+            msg = self.term_message(c, tfile, logf, code)
+            record(code, "Completed" if code == 0 else "Error", msg)
+            return msg
+
         if not cmd and not args:
             code, reason = 128, "ContainerCannotRun"
             msg = "fake: the container has no command (image entrypoints are not modelled)"
@@ -2614,33 +2897,29 @@ class PodRunner:
                     break
                 except subprocess.TimeoutExpired:
                     pass
-                if self.deadline_at and time.time() >= self.deadline_at:
+                if not deadline_hit and self.deadline_at and time.time() >= self.deadline_at:
+                    # past the Job's deadline: its controller deletes the pod
                     deadline_hit = True
-                    self.fake.kill_pod(self.ns, self.name, self.uid)
-                    proc.wait()
-                    break
+                    self.api.ctl_delete(R_POD, self.ns, self.name, uid=self.uid)
+                if not self.alive():
+                    self.stop(proc, cname, fieldpath, ended)
+                    if deadline_hit:
+                        return None, None
+                    raise PodGone()
             self.fake.unregister_proc(self.ns, self.name, proc)
             code = proc.returncode
             if code < 0:
                 code = 128 - code  # killed by signal N: 128+N, as a container runtime reports
-            reason = "Completed" if code == 0 else "Error"
-            if deadline_hit:
-                return None, None
-            if not self.alive():
+            if self.life() == "terminating":  # stopped before this loop saw it deleted
+                self.event("Killing", "Stopping container %s" % cname, field=fieldpath)
+            msg = ended(code)
+            if not self.alive():  # it ended as it was being deleted
+                self.remove("Succeeded" if code == 0 else "Failed")
+                if deadline_hit:
+                    return None, None
                 raise PodGone()
-            msg = self.term_message(c, tfile, logf, code)
-        finished = now_ts()
-
-        def terminated(st):
-            for cs in st.get(field) or []:
-                if cs.get("name") == cname:
-                    t = {"exitCode": code, "reason": reason, "startedAt": started,
-                         "finishedAt": finished, "containerID": cid}
-                    if msg:
-                        t["message"] = msg
-                    cs.update({"state": {"terminated": t}, "ready": False, "started": False,
-                               "containerID": cid, "restartCount": restarts})
-        self.status(terminated)
+            return code, msg
+        record(code, reason, msg)
         return code, msg
 
     @staticmethod
@@ -3255,11 +3534,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, {"resourceVersion": str(fake.store.rv),
                                         "floor": str(fake.store.floor)})
         if path == "/_fake/state" and self.command == "GET":
+            with fake.proc_lock:
+                procs = dict(fake.procs)
             with fake.store.lock:
                 st = {"resourceVersion": str(fake.store.rv), "floor": str(fake.store.floor),
                       "history": len(fake.store.history), "objects": len(fake.store.objs),
                       "runRoot": fake.run_root,
-                      "processes": ["%s/%s" % (k[0], k[1]) for k in fake.procs]}
+                      "processes": ["%s/%s" % (k[0], k[1]) for k in procs],
+                      "pids": {"%s/%s" % k: v[1].pid for k, v in procs.items()}}
             return self.send_json(200, st)
         if path == "/_fake/objects" and self.command == "GET":
             with fake.store.lock:
@@ -3699,6 +3981,8 @@ class Fake:
         self.injections = []
         self.inj_lock = threading.Lock()
         self.procs = {}  # (ns, pod) -> (uid, Popen)
+        self.kill_at = {}  # Popen being stopped -> when it gets SIGKILL
+        self.following = set()  # uids of the pods a PodRunner follows
         self.proc_lock = threading.Lock()
         self.port = 0
         self.ca_pem = ""
@@ -3835,14 +4119,9 @@ class Fake:
     # ---- processes
 
     def register_proc(self, ns, pod, uid, proc):
+        # (a pod deleted as its process started: its PodRunner stops it)
         with self.proc_lock:
             self.procs[(ns, pod)] = (uid, proc)
-        # A pod deleted while its process started: kill it now.
-        with self.store.lock:
-            p = self.store.get(R_POD, ns, pod)
-            gone = p is None or p["metadata"]["uid"] != uid
-        if gone:
-            self.kill_pod(ns, pod, uid)
 
     def unregister_proc(self, ns, pod, proc):
         with self.proc_lock:
@@ -3853,29 +4132,62 @@ class Fake:
         with self.proc_lock:
             return (ns, pod) in self.procs
 
-    def kill_pod(self, ns, pod, uid=None):
+    def proc_of(self, ns, pod, uid):
         with self.proc_lock:
             ent = self.procs.get((ns, pod))
-        if ent is None or (uid is not None and ent[0] != uid):
-            return
-        proc = ent[1]
-        threading.Thread(target=self._kill, args=(proc,), daemon=True).start()
+        return ent[1] if ent is not None and ent[0] == uid else None
 
-    @staticmethod
-    def _kill(proc, grace=2.0):
+    def follow(self, uid):
+        with self.proc_lock:
+            self.following.add(uid)
+
+    def unfollow(self, uid):
+        with self.proc_lock:
+            self.following.discard(uid)
+
+    def followed(self, uid):
+        with self.proc_lock:
+            return uid in self.following
+
+    def kill_pod(self, ns, pod, uid, grace):
+        """Stops the process of a pod deleted at once (see stop_proc)."""
+        proc = self.proc_of(ns, pod, uid)
+        if proc is not None:
+            self.stop_proc(proc, grace)
+
+    def stop_proc(self, proc, grace):
+        """Stops a container as the kubelet does: SIGTERM to its process
+        group, SIGKILL after max(grace, 2) s unless it has exited. A later
+        call can only bring the SIGKILL nearer."""
+        at = time.time() + max(grace, KUBELET_MIN_GRACE)
+        with self.proc_lock:
+            if proc.returncode is not None:
+                return
+            cur = self.kill_at.get(proc)
+            if cur is not None:
+                self.kill_at[proc] = min(cur, at)
+                return
+            self.kill_at[proc] = at
         try:
             os.killpg(proc.pid, signal.SIGTERM)
         except OSError:
-            return
-        t = time.time() + grace
-        while time.time() < t:
-            if proc.poll() is not None:
+            pass
+        threading.Thread(target=self._reap, args=(proc,), daemon=True).start()
+
+    def _reap(self, proc):
+        while proc.poll() is None:
+            with self.proc_lock:
+                at = self.kill_at[proc]
+            if time.time() >= at:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
                 break
             time.sleep(0.05)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        proc.wait()
+        with self.proc_lock:
+            self.kill_at.pop(proc, None)
 
     def kill_all(self):
         with self.proc_lock:

@@ -4,8 +4,9 @@
 # writes known bytes into its volumeDevices devicePath and a termination
 # message; its pod log, pod status, Job conditions and events are what
 # ferry follows; a failing Job fails with the exit code and the log tail;
-# retries, deadlines, deletion (killing the process), a claim created late
-# and a WaitForFirstConsumer DataVolume behave as on a cluster.
+# retries, deadlines, deletion (graceful: SIGTERM, the pod stays until its
+# process ends or its grace period is over), a claim created late and a
+# WaitForFirstConsumer DataVolume behave as on a cluster.
 # shellcheck disable=SC2016,SC2119  # JSON and scripts in single quotes; fakekube_require takes no args here
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +44,8 @@ create $NS/secrets '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"creds
 # job NAME BACKOFF SCRIPT [EXTRA SPEC JSON]: a Job whose container runs
 # `sh -c SCRIPT` with the block claim block0 at /dev/xvda (DEVICE in its
 # environment), the filesystem claim fs0 at /data, PASSWORD from a secret.
+# EXTRA's "container", "claim" and "template_spec" change those; the rest
+# goes into the Job's spec.
 job() {
 	"$FAKEKUBE_PYTHON" -c '
 import json, sys
@@ -58,6 +61,7 @@ c.update(extra.pop("container", {}))
 spec = {"backoffLimit": backoff, "template": {"spec": {"restartPolicy": "Never", "containers": [c],
         "volumes": [{"name": "disk", "persistentVolumeClaim": {"claimName": extra.pop("claim", "block0")}},
                     {"name": "fs", "persistentVolumeClaim": {"claimName": "fs0"}}]}}}
+spec["template"]["spec"].update(extra.pop("template_spec", {}))
 spec.update(extra)
 print(json.dumps({"apiVersion": "batch/v1", "kind": "Job",
                   "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "ferry"}},
@@ -173,7 +177,117 @@ expect "running pod" "$(j .status.phase) $(j '.status.containerStatuses[0].ready
 fk_api DELETE "$JOBS/sleeper?propagationPolicy=Background" >/dev/null || fail "delete sleeper"
 gone() { ! kill -0 "$pid" 2>/dev/null; }
 fk_wait 5 gone || fail "process $pid survived its Job"
-expect "pods deleted with the Job" "$(pods sleeper)" ""
+nopods() { [ -z "$(pods "$1")" ]; }
+fk_wait 5 nopods sleeper || fail "pod of sleeper outlived its process"
+echo "ok - pods deleted with the Job"
+
+# --- graceful deletion: the pod stays, Running, with deletionTimestamp and
+# deletionGracePeriodSeconds (from terminationGracePeriodSeconds) while its
+# process, sent SIGTERM, finishes; then it goes
+podjson() { # podjson POD: GET it into $dir/pod.json; fails when it is gone
+	fk_api GET "$NS/pods/$1" >"$dir/pod.json"
+}
+running_job() { # running_job NAME BACKOFF SCRIPT [EXTRA]: a Job whose
+	# script writes its pid to /data/NAME.pid first; waits for it; sets pid, pod
+	job "$1" "$2" "echo \$\$\$\$ > /data/$1.pid; $3" ${4:+"$4"}
+	pidf=$FAKEKUBE_RUN_ROOT/jobs/_pvc/fs0/$1.pid
+	fk_wait 10 test -s "$pidf" || fail "$1 did not start"
+	pid=$(cat "$pidf")
+	pod=$(pods "$1")
+}
+in_future() { # in_future TIMESTAMP MIN MAX: TIMESTAMP is MIN..MAX s from now
+	"$FAKEKUBE_PYTHON" -c '
+import datetime, sys
+t = datetime.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+d = (t - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+sys.exit(0 if float(sys.argv[2]) <= d <= float(sys.argv[3]) else 1)' "$@"
+}
+term='trap "echo got SIGTERM; sleep 2; echo bye; exit 0" TERM; while :; do sleep 0.1; done'
+running_job graceful 0 "$term" '{"template_spec": {"terminationGracePeriodSeconds": 20}}'
+fk_api DELETE "$JOBS/graceful?propagationPolicy=Background" >/dev/null || fail "delete graceful"
+podjson "$pod" || fail "pod $pod went at once"
+expect "deleted pod stays, Running" "$(j .status.phase) $(j .metadata.deletionGracePeriodSeconds)" \
+	"Running 20"
+in_future "$(j .metadata.deletionTimestamp)" 17 21 ||
+	fail "deletionTimestamp $(j .metadata.deletionTimestamp) is not 20 s ahead"
+echo "ok - deletionTimestamp is when the grace period ends"
+log=$FAKEKUBE_RUN_ROOT/jobs/$pod/main.log
+termed() { grep -q "got SIGTERM" "$log"; }
+fk_wait 5 termed || fail "no SIGTERM seen: $(cat "$log")"
+podjson "$pod" || fail "pod $pod went before its process"
+kill -0 "$pid" || fail "process ended before its SIGTERM handler did"
+expect "pod listed while its process ends" "$(j .status.phase) $(pods graceful)" "Running $pod"
+fk_wait 10 nopods graceful || fail "pod $pod stayed after its process ended"
+expect "process ended by itself" "$(tail -n 1 "$log")" bye
+fk_api GET "$NS/events?fieldSelector=involvedObject.name%3D$pod,reason%3DKilling" >/dev/null
+expect "Killing event" "$(j '.items[0].message')" "Stopping container main"
+
+# --- a process that ignores SIGTERM: SIGKILL when the grace period ends;
+# a second DELETE may only shorten it (here to 1 s; the kubelet waits at
+# least 2 s). A deleted pod counts as a failure at once; from 1.31 the
+# Job's Failed condition waits until its pod is gone (FailureTarget first).
+running_job stubborn 0 'trap "" TERM; while :; do sleep 0.1; done'
+fk_api DELETE "$NS/pods/$pod" >/dev/null || fail "delete $pod"
+expect "grace period from the pod spec (default)" "$(j .metadata.deletionGracePeriodSeconds)" 30
+fk_api DELETE "$NS/pods/$pod" '{"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":60}' >/dev/null
+expect "a longer grace period is ignored" "$(j .metadata.deletionGracePeriodSeconds)" 30
+t0=$(date +%s)
+fk_api DELETE "$NS/pods/$pod?gracePeriodSeconds=1" >/dev/null || fail "shorten $pod"
+expect "a shorter one is taken" "$(j .metadata.deletionGracePeriodSeconds)" 1
+fk_wait 5 cond stubborn FailureTarget || fail "no FailureTarget"
+fk_api GET $JOBS/stubborn >/dev/null
+expect "Job while its pod terminates" "$(j .status.failed) $(j .status.terminating) $(j .status.active || echo none)" \
+	"1 1 none"
+cond stubborn Failed && fail "Failed before the pod is gone"
+fk_wait 10 gone || fail "process $pid not killed"
+fk_wait 5 nopods stubborn || fail "pod $pod not removed after SIGKILL"
+t1=$(date +%s)
+if [ $((t1 - t0)) -lt 1 ] || [ $((t1 - t0)) -gt 5 ]; then
+	fail "SIGKILL after $((t1 - t0)) s, not about 2"
+fi
+echo "ok - SIGKILL about 2 s after the shortened grace period"
+fk_wait 5 cond stubborn Failed || fail "Job stubborn not Failed after its pod went"
+fk_api GET $JOBS/stubborn >/dev/null
+expect "Failed once the pod is gone" "$(j .status.terminating)" 0
+fk_api DELETE "$NS/pods/x?gracePeriodSeconds=soon" >/dev/null && fail "bad gracePeriodSeconds accepted"
+expect "bad gracePeriodSeconds" "$FK_STATUS $(j .reason)" "400 BadRequest"
+
+# --- podReplacementPolicy TerminatingOrFailed (the default): a pod being
+# deleted is replaced at once, and both run for a while;
+# gracePeriodSeconds=0 removes a pod at once
+running_job twice 1 "$term"
+first=$pod
+fk_api DELETE "$NS/pods/$first" >/dev/null || fail "delete $first"
+two() { [ "$(pods twice | wc -l | tr -d ' ')" = 2 ]; }
+fk_wait 5 two || fail "no replacement pod while $first terminates"
+second=$(pods twice | grep -v "^$first\$")
+podjson "$first" || fail "$first gone"
+expect "the first still terminating" "$(j .status.phase) $(j .metadata.deletionGracePeriodSeconds)" "Running 30"
+fk_api GET $JOBS/twice >/dev/null
+expect "Job counts the terminating pod as failed" "$(j .status.failed) $(j .status.terminating)" "1 1"
+started() { podjson "$second" && [ "$(j .status.phase)" = Running ]; }
+fk_wait 10 started || fail "replacement $second not Running"
+fk_api DELETE "$NS/pods/$second?gracePeriodSeconds=0" >/dev/null || fail "force delete $second"
+podjson "$second" && fail "$second not removed at once"
+expect "gracePeriodSeconds=0: gone at once" "$FK_STATUS" 404
+fk_wait 10 nopods twice || fail "$first not removed"
+fk_wait 5 cond twice Failed || fail "Job twice not Failed"
+
+# --- Foreground: the Job stays (finalizer foregroundDeletion) until its pod
+# has ended
+running_job fg 0 "$term"
+fk_api DELETE "$JOBS/fg" '{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground"}' >/dev/null ||
+	fail "delete fg"
+fk_api GET $JOBS/fg >/dev/null || fail "Job fg went before its pod"
+expect "Job waits for its pod" "$(j '.metadata.finalizers[0]')" foregroundDeletion
+j .metadata.deletionTimestamp >/dev/null || fail "Job fg has no deletionTimestamp"
+podjson "$pod" || fail "pod $pod went at once"
+j .metadata.deletionTimestamp >/dev/null || fail "pod $pod not being deleted"
+jobgone() { ! fk_api GET "$JOBS/$1" >/dev/null; }
+fk_wait 10 jobgone fg || fail "Job fg stayed after its pod"
+nopods fg || fail "Job fg went before its pod"
+echo "ok - Foreground: the Job went after its pod"
+
 # The batch/v1 API's default for Jobs is to orphan their pods.
 fk_api DELETE $JOBS/copy >/dev/null || fail "delete copy"
 expect "default delete orphans the pods" "$(pods copy | wc -l | tr -d ' ')" 1

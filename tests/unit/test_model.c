@@ -371,6 +371,31 @@ static void test_storagemap_offload(void **state)
 	assert_null(find(fx, "storagemap.destination.access-mode"));
 }
 
+/* No storageClass: the cluster's default class is used (Forklift and the
+ * kubevirt target), so a Warning that says so, not an Error. */
+static void test_storagemap_default_class(void **state)
+{
+	struct fixture *fx = *state;
+	const struct ferry_finding *w;
+
+	load(fx,
+	     PROVIDERS "apiVersion: forklift.konveyor.io/v1beta1\nkind: StorageMap\n"
+		       "metadata: {name: defaults, namespace: mig}\n"
+		       "spec:\n  provider: {source: {name: vcenter}, destination: {name: host}}\n"
+		       "  map:\n  - source: {id: ds-1}\n"
+		       "    destination: {accessMode: ReadWriteOnce}\n");
+	w = find(fx, "storagemap.destination.storage-class");
+	if (!w)
+		dump(fx);
+	assert_non_null(w);
+	assert_int_equal(w->category, FERRY_CAT_WARNING);
+	assert_string_equal(w->message, "StorageMap mig/defaults: spec.map[0].destination has no "
+					"storageClass; the cluster's default StorageClass will "
+					"be used");
+	assert_int_equal(count(fx, "storagemap.destination.storage-class"), 1);
+	assert_false(ferry_findings_blocking(&fx->f));
+}
+
 static void test_report_json(void **state)
 {
 	struct fixture *fx = *state;
@@ -479,6 +504,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kinds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_required_and_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storagemap_offload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storagemap_default_class, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kind_in_wrong_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_spec, setup, teardown),
