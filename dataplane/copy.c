@@ -131,7 +131,12 @@ static void rate_limit(struct engine *e, uint64_t bytes)
 	wait = e->rate_next - ferry_monotonic();
 	e->rate_next += (double)bytes / (double)e->o->rate_limit;
 	pthread_mutex_unlock(&e->lock);
-	ferry_sleep(wait);
+	/* many workers queue up behind a low limit: a copy that is cancelled
+	 * or failed must not sleep out the queue (seconds) before it stops */
+	while (wait > 0 && !stopping(e)) {
+		ferry_sleep(wait < 0.05 ? wait : 0.05);
+		wait -= 0.05;
+	}
 }
 
 enum op { OP_READ, OP_WRITE, OP_ZERO, OP_FLUSH };

@@ -973,7 +973,8 @@ static int check_job(const struct ferry_target_vm *vm, size_t i,
 			return ferry_err_set(err, FERRY_E_INVALID,
 					     "transfer Job: copy argument %zu is not set", k);
 		/* a second --progress-fd would win over the Job's own */
-		if (!strncmp(o->copy_args[k], "--progress-fd", 13))
+		if (!strncmp(o->copy_args[k], "--progress-fd", 13) ||
+		    !strncmp(o->copy_args[k], "--progress-interval", 19))
 			return ferry_err_set(err, FERRY_E_INVALID,
 					     "transfer Job: copy argument %s: the Job writes its "
 					     "progress to standard output",
@@ -1070,6 +1071,10 @@ int ferry_kube_job_build(const struct ferry_target_vm *vm, size_t i,
 	 * reads them back from there */
 	json_array_append_new(args, json_string("--progress-fd"));
 	json_array_append_new(args, json_string("1"));
+	/* copy_poll looks every few seconds: a line a second is plenty, and
+	 * keeps the log small */
+	json_array_append_new(args, json_string("--progress-interval"));
+	json_array_append_new(args, json_string(FERRY_KUBE_JOB_PROGRESS_INTERVAL));
 	for (size_t k = 0; k < o->ncopy_args; k++)
 		json_array_append_new(args, jstr(o->copy_args[k]));
 	json_array_append_new(args, jstr(o->source));

@@ -195,6 +195,8 @@ int ferry_kube_pvc_build(const struct ferry_target_vm *vm, size_t i,
 #define FERRY_KUBE_JOB_DEVICE "/dev/ferry-disk"		     /* Block */
 #define FERRY_KUBE_JOB_MOUNT  "/var/lib/ferry/disk"	     /* Filesystem */
 #define FERRY_KUBE_JOB_IMAGE  "/var/lib/ferry/disk/disk.img" /* KubeVirt's file name */
+/* Seconds between the progress lines its `ferry copy` writes. */
+#define FERRY_KUBE_JOB_PROGRESS_INTERVAL "1"
 /* Where it sees its inputs Secret (ferry_kube_copy_inputs_build), read only. */
 #define FERRY_KUBE_JOB_INPUTS	   "/run/ferry/copy"
 #define FERRY_KUBE_JOB_INPUT_PSK   "/run/ferry/copy/psk"   /* key "psk" */
@@ -212,8 +214,8 @@ struct ferry_kube_job_opts {
 	size_t nnode_selector;
 	/* Container resources, Kubernetes quantities, each may be NULL. */
 	const char *cpu_request, *cpu_limit, *memory_request, *memory_limit;
-	/* Options put between `ferry copy --progress-fd 1` and SRC DST (e.g.
-	 * "--verify"); not --progress-fd. */
+	/* Options put between the Job's progress options and SRC DST (e.g.
+	 * "--verify"); not --progress-fd or --progress-interval. */
 	const char *const *copy_args;
 	size_t ncopy_args;
 	int backoff_limit; /* retries of a failed pod; 0 = none */
@@ -224,8 +226,9 @@ struct ferry_kube_job_opts {
 };
 
 /* The batch/v1 Job that copies disk i of vm: one container running
- * `ferry copy --progress-fd 1 [copy_args] SRC DST` (progress lines on
- * standard output, so in the pod's log) with DST the volume's device
+ * `ferry copy --progress-fd 1 --progress-interval 1 [copy_args] SRC DST`
+ * (a progress line a second on standard output, so in the pod's log) with
+ * DST the volume's device
  * (volumeDevices, FERRY_KUBE_JOB_DEVICE) for Block or the file
  * FERRY_KUBE_JOB_IMAGE on the mounted volume (volumeMounts) for Filesystem;
  * restartPolicy Never, terminationMessagePolicy FallbackToLogsOnError, owner

@@ -232,7 +232,7 @@ expect "copy_start" "$(kv copy-start 0 "$src" $OP1 --request-size 64K)" ok
 fk_api GET $JOBS/web-01-disk-0-copy >/dev/null
 uid=$(j .metadata.uid)
 expect "Job command" "$(j .spec.template.spec.containers[0].command) $(j .spec.template.spec.containers[0].args)" \
-	"[\"ferry\", \"copy\"] [\"--progress-fd\", \"1\", \"--request-size\", \"64K\", \"$src\", \"/var/lib/ferry/disk/disk.img\"]"
+	"[\"ferry\", \"copy\"] [\"--progress-fd\", \"1\", \"--progress-interval\", \"1\", \"--request-size\", \"64K\", \"$src\", \"/var/lib/ferry/disk/disk.img\"]"
 expect "Job op label" "$(j '.metadata.labels["ferry.dev/op"]') $(j '.spec.template.metadata.labels["ferry.dev/op"]')" \
 	"$OP1 $OP1"
 expect "copy_start again" "$(kv copy-start 0 "$src" $OP1)" ok
@@ -377,7 +377,7 @@ if command -v nbdkit >/dev/null 2>&1; then
 	expect "warm copy_start" "$(kw --psk-file "$dir/psk" --areas-file "$dir/areas.json" copy-start 0 "nbds://ferry@127.0.0.1:$port/" $OP1)" ok
 	fk_api GET $JOBS/warm-disk-0-copy >/dev/null || fail "no Job warm-disk-0-copy"
 	expect "warm Job args" "$(j .spec.template.spec.containers[0].args)" \
-		"[\"--progress-fd\", \"1\", \"--changed-areas\", \"/run/ferry/copy/areas\", \"nbds://ferry@127.0.0.1:$port/?tls-psk-file=/run/ferry/copy/psk\", \"/var/lib/ferry/disk/disk.img\"]"
+		"[\"--progress-fd\", \"1\", \"--progress-interval\", \"1\", \"--changed-areas\", \"/run/ferry/copy/areas\", \"nbds://ferry@127.0.0.1:$port/?tls-psk-file=/run/ferry/copy/psk\", \"/var/lib/ferry/disk/disk.img\"]"
 	expect "warm Job inputs volume" "$(j .spec.template.spec.volumes[1]) $(j .spec.template.spec.containers[0].volumeMounts[1])" \
 		'{"name": "inputs", "secret": {"defaultMode": 256, "secretName": "warm-disk-0-copy"}} {"mountPath": "/run/ferry/copy", "name": "inputs", "readOnly": true}'
 	grep -q "$key" "$FAKEKUBE_DIR/last.body" && fail "the key is in the Job"
@@ -405,6 +405,37 @@ if command -v nbdkit >/dev/null 2>&1; then
 else
 	echo "skip - no nbdkit: the TLS-PSK copy is not tested"
 fi
+
+# --- a pod of an earlier copy still running (its Job deleted, the pod
+# terminating: the fake's process is stopped so that it cannot exit):
+# copy_start of another operation waits rather than have two copies write
+# one volume; once that pod is gone, it starts
+HOLD="--kubeconfig $KC --image quay.io/ferry/ferry:test --vm hold --disk hold-disk-0:1M:local"
+# shellcheck disable=SC2086  # HOLD is a list of options
+kh() { "$kvdrv" $HOLD "$@"; }
+expect "hold disk_create" "$(kh disk-create 0)" "kubevirt://prod/hold-disk-0"
+expect "a slow copy" "$(kh copy-start 0 "$dir/rnd.img" $OP1 --rate-limit 64K)" ok
+# pid_of JOB: the pid of its pod's process, from the fake's state
+pid_of() {
+	fk_control GET /_fake/state >/dev/null || return 1
+	"$FAKEKUBE_PYTHON" -c 'import json, sys
+for k, v in json.load(open(sys.argv[1]))["pids"].items():
+    if k.startswith("prod/" + sys.argv[2] + "-"):
+        print(v)' "$FAKEKUBE_DIR/last.body" "$1" | grep .
+}
+fk_wait 10 pid_of hold-disk-0-copy >/dev/null || fail "the slow copy's pod never ran"
+pid=$(pid_of hold-disk-0-copy)
+kill -STOP "$pid"
+expect_match "copy_start while the earlier pod runs" "$(kh copy-start 0 "$dir/rnd.img" $OP2)" \
+	"error retryable: pod prod/hold-disk-0-copy-????? of an earlier copy into hold-disk-0 is still running"
+expect "its Job is gone, no new one" "$(count "$JOBS?labelSelector=ferry.dev%2Ftarget-vm%3Dhold")" 0
+kill -CONT "$pid"
+started() { [ "$(kh copy-start 0 "$dir/rnd.img" $OP2)" = ok ]; }
+fk_wait 10 started || fail "copy_start never went ahead once the earlier pod was gone: $(kh copy-start 0 "$dir/rnd.img" $OP2)"
+wait_phase kh 0 $OP2 DONE
+cmp "$dir/rnd.img" "$(claim_file hold-disk-0)" || fail "claim hold-disk-0 differs from the source"
+echo "ok - a copy waits for an earlier copy's pod to end"
+expect "hold vm_delete" "$(kh vm-delete)" ok
 
 # --- the kubeconfig from $KUBECONFIG; one that cannot be read
 expect "KUBECONFIG" "$(KUBECONFIG=$KC "$kvdrv" --vm nothing vm-exists)" absent
