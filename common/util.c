@@ -2,6 +2,7 @@
 
 #include "alloc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -186,6 +187,13 @@ fail:
 	free(dir);
 	errno = saved;
 	return -1;
+}
+
+bool ferry_ip_literal(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
 int ferry_read_file(const char *path, size_t max, char **data, size_t *len)

@@ -31,6 +31,9 @@ int ferry_mkdirs(const char *path, unsigned mode);
  * 0 (also when path does not exist) or -1 with errno. */
 int ferry_rmtree(const char *path);
 
+/* Is s an IPv4 or IPv6 address (numeric, as inet_pton reads it)? */
+bool ferry_ip_literal(const char *s);
+
 /* Read a whole file (at most max bytes) into a NUL-terminated malloc'd
  * buffer; 0 or -1 with errno (EFBIG when larger than max). */
 int ferry_read_file(const char *path, size_t max, char **data, size_t *len);

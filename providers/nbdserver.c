@@ -522,50 +522,31 @@ static char **activation_env(char **pid_at)
 	return env;
 }
 
-static bool io_write_line(int fd, const char *line)
-{
-	size_t n = strlen(line), done = 0;
-
-	while (done < n) {
-		ssize_t r = write(fd, line + done, n - done);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		done += (size_t)r;
-	}
-	return write(fd, "\n", 1) == 1;
-}
-
 /* A fresh key in psktool's format, written to path (0600, new). */
 static char *make_psk(const char *path, struct ferry_err *err)
 {
 	unsigned char key[PSK_BYTES];
-	struct ferry_sb sb = FERRY_SB_INIT;
-	char *line;
-	int fd;
+	/* "ferry:", the key in hex, a newline: on the stack, wiped after */
+	char line[sizeof FERRY_NBD_PSK_IDENTITY + 2 * PSK_BYTES + 1];
+	size_t n = sizeof FERRY_NBD_PSK_IDENTITY - 1;
+	char *ret = NULL;
 
 	if (RAND_bytes(key, sizeof key) != 1) {
 		ferry_err_set(err, FERRY_E_IO, "relay: no random bytes for a key");
 		return NULL;
 	}
-	ferry_sb_adds(&sb, FERRY_NBD_PSK_IDENTITY ":");
-	for (size_t i = 0; i < sizeof key; i++)
-		ferry_sb_addf(&sb, "%02x", key[i]);
-	explicit_bzero(key, sizeof key);
-	line = ferry_sb_detach(&sb);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || !io_write_line(fd, line)) {
+	memcpy(line, FERRY_NBD_PSK_IDENTITY, n);
+	line[n++] = ':';
+	for (size_t i = 0; i < sizeof key; i++, n += 2)
+		snprintf(line + n, 3, "%02x", key[i]);
+	line[n] = '\n';
+	if (ferry_write_file_atomic(path, line, n + 1, 0600))
 		ferry_err_set(err, FERRY_E_IO, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		explicit_bzero(line, strlen(line));
-		free(line);
-		return NULL;
-	}
-	close(fd);
-	return line;
+	else
+		ret = ferry_xstrndup(line, n);
+	explicit_bzero(key, sizeof key);
+	explicit_bzero(line, sizeof line);
+	return ret;
 }
 
 /* Wait until the relay greets a client at (its address, loopback when it

@@ -16,7 +16,6 @@
 #include "reconciler/secrets.h"
 #include "schema/names.h"
 
-#include <arpa/inet.h>
 #include <ini.h>
 
 #include <ctype.h>
@@ -873,13 +872,6 @@ static int set_image(struct parse *p, const char *value)
 	return 0;
 }
 
-static bool ip_literal(const char *s)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
 /* transfer_address: a DNS name or an IP address; transfer_bind: an IP
  * address. */
 static int set_address(struct parse *p, enum key_id id, char **dst, const char *value)
@@ -888,7 +880,8 @@ static int set_address(struct parse *p, enum key_id id, char **dst, const char *
 
 	if (need_value(p, id, value) < 0)
 		return -1;
-	if (!ip_literal(value) && (id == K_TRANSFER_BIND || !ferry_dns1123_subdomain(value, &why)))
+	if (!ferry_ip_literal(value) &&
+	    (id == K_TRANSFER_BIND || !ferry_dns1123_subdomain(value, &why)))
 		return fail_value(p, 0, "%s: expected %s, got '%s'", keys[id].name,
 				  id == K_TRANSFER_BIND ? "an IPv4 or IPv6 address"
 							: "a host name or an IP address",

@@ -19,7 +19,6 @@
 #include "reconciler/sync.h"
 #include "reconciler/targets.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -213,7 +212,6 @@ static int transfer_where(const struct ferry_engine *e, const char **host,
 			  struct ferry_nbd_relay_opts *o, struct ferry_err *err)
 {
 	const struct ferry_config *c = e->cfg;
-	unsigned char ip[sizeof(struct in6_addr)];
 	const char *pod_ip = getenv("POD_IP");
 
 	*host = c->target.transfer_address ? c->target.transfer_address
@@ -226,9 +224,7 @@ static int transfer_where(const struct ferry_engine *e, const char **host,
 			"address (a host name or IP address the cluster's pods reach)");
 	o->bind = c->target.transfer_bind;
 	if (!o->bind)
-		o->bind = inet_pton(AF_INET, *host, ip) == 1 || inet_pton(AF_INET6, *host, ip) == 1
-				  ? *host
-				  : "0.0.0.0";
+		o->bind = ferry_ip_literal(*host) ? *host : "0.0.0.0";
 	o->port_min = c->target.transfer_port_min;
 	o->port_max = c->target.transfer_port_max;
 	return 0;
@@ -1404,6 +1400,7 @@ static pid_t spawn_forked(struct ferry_engine *e, char *const argv[],
 struct warm_copy {
 	const char *snapshot; /* its id */
 	char *areas;	      /* the `ferry copy --changed-areas` file */
+	char *json;	      /* what it holds (the caller frees it) */
 	uint64_t bytes;	      /* what the areas add up to */
 };
 
@@ -1511,10 +1508,9 @@ static int start_remote(struct vctx *x, size_t i, const char *opid, bool resumed
 	struct src *s = x->p->src;
 	struct worker w = {.fd = -1, .remote = true};
 	struct ferry_nbd_relay_opts ro;
-	char *dst = NULL, *srcid = NULL, *psk = NULL, *uri = NULL, *areas = NULL;
+	char *dst = NULL, *srcid = NULL, *psk = NULL, *uri = NULL;
 	const char *host;
 	unsigned port;
-	size_t len;
 	int rc = -1;
 
 	if (!s)
@@ -1523,10 +1519,6 @@ static int start_remote(struct vctx *x, size_t i, const char *opid, bool resumed
 		return -1;
 	if (resumed && TARGET(x, copy_stop, &x->v->tvm, i, opid, err))
 		return -1;
-	if (wc && ferry_read_file(wc->areas, 256u << 20, &areas, &len)) {
-		ferry_err_set(err, FERRY_E_IO, "%s: %s", wc->areas, strerror(errno));
-		return -1;
-	}
 	if (wc ? s->ops->disk_open_snapshot(s->s, x->v->src, i, wc->snapshot, &w.acc, err)
 	       : s->ops->disk_open(s->s, x->v->src, i, &w.acc, err))
 		goto out;
@@ -1540,7 +1532,7 @@ static int start_remote(struct vctx *x, size_t i, const char *opid, bool resumed
 	srcid = ferry_xasprintf("%s:%s:%s", x->p->provider, x->v->src->id, x->v->src->disks[i].id);
 	{
 		const char *args[] = {"--source-id", srcid};
-		struct ferry_copy_source src = {uri, psk, areas, args, 2};
+		struct ferry_copy_source src = {uri, psk, wc ? wc->json : NULL, args, 2};
 
 		if (TARGET(x, disk_create, &x->v->tvm, i, &dst, err) ||
 		    TARGET(x, copy_start, &x->v->tvm, i, &src, opid, err))
@@ -1563,7 +1555,6 @@ out:
 	if (psk)
 		explicit_bzero(psk, strlen(psk));
 	free(psk);
-	free(areas);
 	free(uri);
 	free(dst);
 	free(srcid);
@@ -1674,6 +1665,7 @@ static int warm_areas(struct vctx *x, size_t i, const char *opid, const struct s
 	*path = ferry_xasprintf("%s/%s.areas", x->e->work, opid);
 	wc->snapshot = now->id;
 	wc->areas = *path;
+	wc->json = NULL;
 	wc->bytes = 0;
 	if (!ferry_read_file(*path, 256u << 20, &json, &len)) {
 		/* asked before a restart: count what it lists, read as ferry
@@ -1684,7 +1676,10 @@ static int warm_areas(struct vctx *x, size_t i, const char *opid, const struct s
 		for (size_t k = 0; !rc && k < ex.len; k++)
 			wc->bytes += ex.v[k].len;
 		ferry_extents_release(&ex);
-		free(json);
+		if (rc)
+			free(json);
+		else
+			wc->json = json;
 		return rc;
 	}
 	if (s->ops->changed_areas(s->s, x->v->src, i, now->id, prev ? prev->cids[i] : "*", &ca,
@@ -1693,11 +1688,13 @@ static int warm_areas(struct vctx *x, size_t i, const char *opid, const struct s
 	for (size_t k = 0; k < ca.n; k++)
 		wc->bytes += ca.v[k].length;
 	json = ferry_changed_areas_json(&ca);
-	if (ferry_write_file_atomic(*path, json, strlen(json), 0600))
+	if (ferry_write_file_atomic(*path, json, strlen(json), 0600)) {
 		ferry_err_set(err, FERRY_E_IO, "%s: %s", *path, strerror(errno));
-	else
+		free(json);
+	} else {
+		wc->json = json;
 		rc = 0;
-	free(json);
+	}
 	ferry_changed_areas_release(&ca);
 	return rc;
 }
@@ -1727,6 +1724,7 @@ static int copy_start(struct vctx *x, size_t i, const char *opid, bool resumed,
 	rc = *nothing ? 0
 	     : remote ? start_remote(x, i, opid, resumed, &wc, err)
 		      : spawn_copy(x, i, opid, &wc, err);
+	free(wc.json);
 	free(path);
 	return rc;
 }

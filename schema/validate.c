@@ -2,7 +2,6 @@
 
 #include "common/util.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -134,7 +133,6 @@ static void check_hosts(const struct ferry_model *m, struct ferry_findings *f)
 	for (size_t i = 0; i < ferry_model_count(m, FERRY_KIND_HOST); i++) {
 		const struct ferry_host *h = &ferry_model_hosts(m)[i];
 		const struct ferry_obj *o;
-		unsigned char buf[16];
 
 		o = resolve(m, f, &h->obj, &h->spec.provider, FERRY_KIND_PROVIDER,
 			    FERRY_CAT_CRITICAL, "host.provider.not-found", "provider");
@@ -150,8 +148,7 @@ static void check_hosts(const struct ferry_model *m, struct ferry_findings *f)
 				"Host %s/%s: spec.id (the ESXi host moRef) or spec.name is "
 				"required",
 				h->obj.ns, h->obj.name);
-		if (h->spec.ip_address.v && inet_pton(AF_INET, h->spec.ip_address.v, buf) != 1 &&
-		    inet_pton(AF_INET6, h->spec.ip_address.v, buf) != 1)
+		if (h->spec.ip_address.v && !ferry_ip_literal(h->spec.ip_address.v))
 			ferry_findings_add(
 				f, FERRY_CAT_ERROR, "host.ip-address.invalid",
 				&h->spec.ip_address.pos,
