@@ -107,6 +107,15 @@
 # vcsim_qcda VM SNAPSHOT|"" KEY START CHANGEID
 #     QueryChangedDiskAreas; prints "START LENGTH" of the reply, then one
 #     "START LENGTH" line per changedArea. Returns 1 on a fault.
+#
+# For the `ferry reconcile` tests (desired state in $VS_DIR/src, pushed to
+# the bare repository $VS_DIR/repo.git):
+# vs_secret CACERT_FILE PASSWORD
+#     Writes $VS_DIR/secrets/mig/vcsim-creds.ini (mode 600): user
+#     ferry@vsphere.local, PASSWORD, the CA certificate of CACERT_FILE.
+# vs_commit MESSAGE
+#     Commits everything in $VS_DIR/src and pushes it to main of
+#     $VS_DIR/repo.git (both made on the first call).
 
 # shellcheck disable=SC2034,SC2119,SC2120  # a library: its globals are for the tests
 _vs_vcsim_pid=
@@ -604,4 +613,23 @@ vcsim_power() {
 	off) _vs_run_task "<urn:PowerOffVM_Task><urn:_this type=\"VirtualMachine\">$1</urn:_this></urn:PowerOffVM_Task>" ;;
 	*) echo "vcsim_power: on or off" >&2; return 1 ;;
 	esac
+}
+
+vs_secret() {
+	mkdir -p "$VS_DIR/secrets/mig"
+	{
+		printf '[secret]\nuser = ferry@vsphere.local\npassword = %s\ncacert =\n' "$2"
+		cat "$1"
+	} >"$VS_DIR/secrets/mig/vcsim-creds.ini"
+	chmod 600 "$VS_DIR/secrets/mig/vcsim-creds.ini"
+}
+
+vs_commit() {
+	if [ ! -d "$VS_DIR/repo.git" ]; then
+		git init -q --bare -b main "$VS_DIR/repo.git"
+		git -C "$VS_DIR/src" init -q -b main
+	fi
+	git -C "$VS_DIR/src" add -A
+	git -C "$VS_DIR/src" -c user.name=T -c user.email=t@example.com commit -q -m "$1"
+	git -C "$VS_DIR/src" push -q "$VS_DIR/repo.git" main
 }

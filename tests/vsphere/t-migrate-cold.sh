@@ -58,11 +58,8 @@ vs_expect "db's disk" "$(vcsim_disks "$db" | cut -f 2,3)" "$(printf '2097152\t[L
 
 # The desired state, in a bare repository.
 pass="pw-$$-not-in-any-output"
-mkdir -p "$dir/src" "$dir/secrets/mig"
-{
-	printf '[secret]\nuser = ferry@vsphere.local\npassword = %s\ncacert =\n' "$pass"
-	cat "$VCSIM_CACERT"
-} >"$dir/secrets/mig/vcsim-creds.ini"
+mkdir -p "$dir/src"
+vs_secret "$VCSIM_CACERT" "$pass"
 chmod 644 "$dir/secrets/mig/vcsim-creds.ini" # refused, below
 cat >"$dir/src/providers.yaml" <<EOF
 apiVersion: forklift.konveyor.io/v1beta1
@@ -117,11 +114,7 @@ metadata: {name: cold-1, namespace: mig}
 spec:
   plan: {name: cold, namespace: mig}
 EOF
-git init -q --bare -b main "$dir/repo.git"
-git -C "$dir/src" init -q -b main
-git -C "$dir/src" add -A
-git -C "$dir/src" -c user.name=T -c user.email=t@example.com commit -q -m "migrate web and db"
-git -C "$dir/src" push -q "$dir/repo.git" main
+vs_commit "migrate web and db"
 cat >"$dir/ferry.ini" <<EOF
 [repository]
 url = repo.git

@@ -93,12 +93,8 @@ record '[]' '[]'
 cbtproxy_start "$dir/rec.json" -max-areas 2 -ignore-shutdown
 
 pass="pw-$$-not-in-any-output"
-mkdir -p "$dir/src" "$dir/secrets/mig"
-{
-	printf '[secret]\nuser = ferry@vsphere.local\npassword = %s\ncacert =\n' "$pass"
-	cat "$CBTPROXY_CACERT"
-} >"$dir/secrets/mig/vcsim-creds.ini"
-chmod 600 "$dir/secrets/mig/vcsim-creds.ini"
+mkdir -p "$dir/src"
+vs_secret "$CBTPROXY_CACERT" "$pass"
 cat >"$dir/src/objects.yaml" <<EOF
 apiVersion: forklift.konveyor.io/v1beta1
 kind: Provider
@@ -152,12 +148,8 @@ spec:
   plan: {name: warm, namespace: mig}
 EOF
 	[ -z "${1:-}" ] || echo "  cutover: \"$1\"" >>"$dir/src/migration.yaml"
-	git -C "$dir/src" add -A
-	git -C "$dir/src" -c user.name=T -c user.email=t@example.com commit -q -m "${2:-migrate}"
-	git -C "$dir/src" push -q "$dir/repo.git" main
+	vs_commit "${2:-migrate}"
 }
-git init -q --bare -b main "$dir/repo.git"
-git -C "$dir/src" init -q -b main
 migration
 interval=6
 ini() { # ini PRECOPY_INTERVAL
